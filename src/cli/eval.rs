@@ -1,0 +1,106 @@
+//! `saring eval`: accuracy on comments the model was not trained on.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+
+use super::input::FormatArgs;
+use super::train::TrainFlags;
+use super::ModelArg;
+use crate::engine::evaluate::{cross_validate, evaluate, Report};
+use crate::engine::{featurize, train, SpamModel};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labeled comments to train on (cross-validation, or training before --test)
+    #[arg(long = "input", short = 'i', num_args = 1.., value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    /// k-fold cross-validation over --input, folding by normalized text [default: 5 without --test]
+    #[arg(long, conflicts_with = "test")]
+    pub folds: Option<usize>,
+    /// Labeled comments to measure on; with --input the model is trained on those first, without it
+    /// the --model file is measured
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub test: Vec<PathBuf>,
+    /// Seed of the fold assignment
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub options: TrainFlags,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let options = args.options.options()?;
+    let report = if args.test.is_empty() {
+        if args.inputs.is_empty() {
+            bail!("give --input FILE... for cross-validation, or --test FILE... to measure a model");
+        }
+        let (comments, _) = args.format.read_all(&args.inputs)?;
+        cross_validate(featurize(&comments), args.folds.unwrap_or(5), args.seed, options)?
+    } else {
+        let (test, _) = args.format.read_all(&args.test)?;
+        let test = featurize(&test);
+        if args.inputs.is_empty() {
+            let model = args.model.load()?;
+            evaluate(&model, test, None)
+        } else {
+            let (comments, _) = args.format.read_all(&args.inputs)?;
+            let examples = featurize(&comments);
+            let trained: HashSet<u64> = examples.iter().map(|e| e.group).collect();
+            let model = SpamModel::from_data(train(&examples, options, 0)?);
+            evaluate(&model, test, Some(&trained))
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
+}
+
+fn render(r: &Report) -> String {
+    let c = &r.confusion;
+    let mut s = String::new();
+    let setup = match r.folds {
+        Some(k) => format!("{k}-fold cross-validation"),
+        None => "held-out test set".into(),
+    };
+    s += &format!(
+        "{setup}: {} comments ({} spam, {} ham); {} duplicates removed",
+        r.comments, r.spam, r.ham, r.duplicates_removed
+    );
+    if r.overlap_removed > 0 {
+        s += &format!(", {} texts also in training left out", r.overlap_removed);
+    }
+    s += "\n";
+    s += &format!("ROC AUC               {}\n", opt(r.roc_auc));
+    s += &format!("recall at 1% FPR      {}\n", opt(r.recall_at_1pct_fpr));
+    s += &format!("recall at 0.1% FPR    {}\n", opt(r.recall_at_0_1pct_fpr));
+    s += "at the model's spam threshold:\n";
+    s += &format!("  precision           {:.4}\n", r.precision);
+    s += &format!("  recall              {:.4}\n", r.recall);
+    s += &format!("  F1                  {:.4}\n", r.f1);
+    s += &format!("  false-positive rate {:.4}\n", r.false_positive_rate);
+    s += "  confusion matrix    called spam  called not spam\n";
+    s += &format!("    spam              {:>11}  {:>15}\n", c.true_spam, c.false_ham);
+    s += &format!("    ham               {:>11}  {:>15}\n", c.false_spam, c.true_ham);
+    s += &format!(
+        "  held as unsure      {} spam, {} ham\n",
+        r.unsure_spam, r.unsure_ham
+    );
+    s
+}

@@ -1,0 +1,87 @@
+//! The `saring` command line: one file per subcommand.
+
+mod batch;
+mod eval;
+mod input;
+mod score;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// saring: a self-hosted filter for blog comment spam and junk pingbacks.
+#[derive(Debug, Parser)]
+#[command(name = "saring", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model from labeled comments and write it to a model file.
+    Train(train::TrainArgs),
+    /// Score one comment (JSON on stdin, or --text) and print the score, verdict and reasons.
+    Score(score::ScoreArgs),
+    /// Score every comment of a file, writing one JSON line per comment in input order.
+    Batch(batch::BatchArgs),
+    /// Measure accuracy on comments the model was not trained on (cross-validation or a test set).
+    Eval(eval::EvalArgs),
+}
+
+/// Runs the command line and maps errors to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Batch(args) => batch::run(args),
+        Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("saring: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The shipped default model: `models/default.saring` in the current folder if there is one, else the
+/// one in the source tree saring was built from.
+pub fn default_model_path() -> PathBuf {
+    let local = PathBuf::from("models/default.saring");
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.saring"))
+    }
+}
+
+/// Where the model is: `--model`, else `SARING_MODEL`, else the default model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArg {
+    /// Model file [default: the shipped models/default.saring]
+    #[arg(long, short = 'm', env = "SARING_MODEL", value_name = "PATH")]
+    model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    pub fn path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_model_path)
+    }
+
+    pub fn load(&self) -> anyhow::Result<crate::engine::SpamModel> {
+        let path = self.path();
+        Ok(crate::engine::ModelFile::load(&path)?)
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

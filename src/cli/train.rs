@@ -1,0 +1,94 @@
+//! `saring train`: learn a model from labeled comments.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use super::input::FormatArgs;
+use super::ModelArg;
+use crate::engine::calibrate::ThresholdTargets;
+use crate::engine::{featurize, train, ModelFile, SpamModel, TrainOptions};
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labeled comments (JSONL or CSV; each record needs a label)
+    #[arg(long = "input", short = 'i', required = true, num_args = 1.., value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub options: TrainFlags,
+}
+
+/// Training settings shared with `saring eval`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainFlags {
+    /// Additive smoothing of feature counts
+    #[arg(long, default_value_t = TrainOptions::default().alpha)]
+    pub alpha: f64,
+    /// Leave out features seen in fewer comments than this
+    #[arg(long, default_value_t = TrainOptions::default().min_count)]
+    pub min_count: u32,
+    /// Largest share of ham the `spam` verdict may catch, on held-out training data
+    #[arg(long, default_value_t = ThresholdTargets::default().spam_fpr)]
+    pub spam_fpr: f64,
+    /// Largest share of ham the `unsure` verdict may catch
+    #[arg(long, default_value_t = ThresholdTargets::default().unsure_fpr)]
+    pub unsure_fpr: f64,
+}
+
+impl TrainFlags {
+    pub fn options(&self) -> anyhow::Result<TrainOptions> {
+        Ok(TrainOptions {
+            alpha: self.alpha,
+            min_count: self.min_count,
+            targets: ThresholdTargets {
+                spam_fpr: self.spam_fpr,
+                unsure_fpr: self.unsure_fpr,
+            },
+        }
+        .check()?)
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let options = args.options.options()?;
+    let (comments, skipped) = args.format.read_all(&args.inputs)?;
+    let unlabeled = comments.iter().filter(|c| c.label.is_none()).count();
+    let examples = featurize(&comments);
+    if examples.is_empty() {
+        bail!("none of the {} comments read has a label (\"spam\" or \"ham\")", comments.len());
+    }
+    let data = train(&examples, options, super::now())?;
+    let path = args.model.path();
+    ModelFile::save(&path, &data).with_context(|| format!("saving the model to {}", path.display()))?;
+    let model = SpamModel::from_data(data);
+    let info = model.info();
+    let t = model.thresholds();
+    eprintln!(
+        "trained {} on {} comments ({} spam, {} ham), {} features",
+        model.id(),
+        info.spam_comments + info.ham_comments,
+        info.spam_comments,
+        info.ham_comments,
+        model.vocabulary_size()
+    );
+    if unlabeled > 0 {
+        eprintln!("left out {unlabeled} comments without a label");
+    }
+    if skipped > 0 {
+        eprintln!("skipped {skipped} invalid records");
+    }
+    let p = crate::engine::calibrate::sigmoid;
+    eprintln!(
+        "thresholds: unsure ≥ {:.4}, spam ≥ {:.4}, discard ≥ {:.6}",
+        p(t.unsure),
+        p(t.spam),
+        p(t.discard)
+    );
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}

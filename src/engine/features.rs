@@ -1,0 +1,756 @@
+//! Features: what the classifier sees of a comment.
+//!
+//! Words and word pairs of the text, and evidence beyond words: the domains linked in the text and in
+//! `author_url`, the email's domain, the comment type, how many links (bucketed), phone-number and money
+//! patterns, the obfuscation undone by normalization, shouting, length, the author's name, and how the
+//! text relates to `post_title`. Pingbacks and trackbacks get features of their own: the source's
+//! domain and site title, the `[…] excerpt […]` shape and whether the excerpt relates to the post.
+//!
+//! Each feature is a 64-bit id (a hash of its kind and value), so extraction allocates nothing per
+//! feature. The same code serves scoring, which only needs ids, and explaining, which also wants a
+//! description: callers pass a [`FeatureSink`] and descriptions are built only when asked for.
+
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::comment::{Comment, CommentKind};
+use super::normalize::{normalize_into, NormalizedText, Obfuscation};
+use super::tokenize::{tokenize_into, Tokens};
+
+/// What a feature is about; also the seed of its id, so ids of different kinds never meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum FeatureKind {
+    Word = 1,
+    Phrase,
+    WordStem,
+    NumberLength,
+    BrandLike,
+    LinkDomain,
+    LinkTld,
+    LinkCount,
+    AuthorWord,
+    AuthorDomain,
+    AuthorTld,
+    AuthorNoUrl,
+    EmailDomain,
+    Type,
+    Phone,
+    Money,
+    EmailInText,
+    Mention,
+    Length,
+    Obfuscation,
+    Shouting,
+    Exclaiming,
+    Emoji,
+    Html,
+    Topic,
+    LinkbackShape,
+    LinkbackSiteWord,
+    LinkbackDomain,
+    LinkbackSameSite,
+    LinkbackTopic,
+}
+
+/// A feature in words, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feature {
+    pub kind: FeatureKind,
+    pub value: String,
+}
+
+impl Feature {
+    fn new(kind: FeatureKind, value: impl Into<String>) -> Self {
+        Feature {
+            kind,
+            value: value.into(),
+        }
+    }
+
+    /// The feature as a blog owner would say it.
+    pub fn describe(&self) -> String {
+        let v = &self.value;
+        match self.kind {
+            FeatureKind::Word => format!("the word \"{v}\""),
+            FeatureKind::Phrase => format!("the phrase \"{v}\""),
+            FeatureKind::WordStem => format!("a word starting \"{v}\" run together with digits"),
+            FeatureKind::NumberLength => format!("a {v}-digit number"),
+            FeatureKind::BrandLike => "a brand-like name made of letters and digits".into(),
+            FeatureKind::LinkDomain => format!("a link to {v}"),
+            FeatureKind::LinkTld => format!("a link to a .{v} address"),
+            FeatureKind::LinkCount => format!("{v} in the text"),
+            FeatureKind::AuthorWord => format!("\"{v}\" in the author's name"),
+            FeatureKind::AuthorDomain => format!("the author's website {v}"),
+            FeatureKind::AuthorTld => format!("the author's website is a .{v} address"),
+            FeatureKind::AuthorNoUrl => "no author website given".into(),
+            FeatureKind::EmailDomain => format!("an email address at {v}"),
+            FeatureKind::Type => format!("posted as a {v}"),
+            FeatureKind::Phone => "a phone number".into(),
+            FeatureKind::Money => "an amount of money".into(),
+            FeatureKind::EmailInText => "an email address in the text".into(),
+            FeatureKind::Mention => "addresses another reader with @".into(),
+            FeatureKind::Length => format!("length: {v}"),
+            FeatureKind::Obfuscation => format!("obfuscated text: {v}"),
+            FeatureKind::Shouting => "written mostly in capitals".into(),
+            FeatureKind::Exclaiming => "repeated exclamation marks".into(),
+            FeatureKind::Emoji => "emoji".into(),
+            FeatureKind::Html => "HTML markup".into(),
+            FeatureKind::Topic => format!("relation to the article's title: {v}"),
+            FeatureKind::LinkbackShape => format!("the pingback text {v}"),
+            FeatureKind::LinkbackSiteWord => format!("\"{v}\" in the linking site's title"),
+            FeatureKind::LinkbackDomain => format!("a pingback from {v}"),
+            FeatureKind::LinkbackSameSite => "a pingback from this same site".into(),
+            FeatureKind::LinkbackTopic => format!("the linking page {v}"),
+        }
+    }
+}
+
+/// Receives the features of one comment.
+pub trait FeatureSink {
+    /// `describe` is called only by sinks that explain.
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature);
+}
+
+/// Collects feature ids only: the scoring and training path.
+impl FeatureSink for Vec<u64> {
+    #[inline]
+    fn add(&mut self, id: u64, _describe: impl FnOnce() -> Feature) {
+        self.push(id);
+    }
+}
+
+/// Collects ids with their descriptions: the explaining path.
+impl FeatureSink for Vec<(u64, Feature)> {
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+        self.push((id, describe()));
+    }
+}
+
+#[inline]
+fn feature_id(kind: FeatureKind, value: &str) -> u64 {
+    xxh3_64_with_seed(value.as_bytes(), kind as u64)
+}
+
+#[inline]
+fn pair_id(kind: FeatureKind, a: u64, b: u64) -> u64 {
+    // splitmix64 finalizer over an order-sensitive combination
+    let mut z = a.rotate_left(29) ^ b ^ (kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Reusable buffers for extracting features (one per thread).
+#[derive(Default)]
+pub struct FeatureExtractor {
+    text: NormalizedText,
+    tokens: Tokens,
+    word_ids: Vec<u64>,
+    side: NormalizedText,
+    side_tokens: Tokens,
+    title_words: Vec<String>,
+}
+
+impl FeatureExtractor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The ids of the comment's features, sorted and deduplicated (each counts once per comment).
+    pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
+        out.clear();
+        self.extract(comment, out);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// A hash of the words of the text last extracted: comments that differ only in case, spacing,
+    /// punctuation or obfuscation share it (used to keep duplicates on one side of a split).
+    pub fn content_key(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for w in self.tokens.iter() {
+            h.update(w.as_bytes());
+            h.update(b" ");
+        }
+        h.digest()
+    }
+
+    /// The comment's features with their descriptions, deduplicated by id.
+    pub fn described(&mut self, comment: &Comment) -> Vec<(u64, Feature)> {
+        let mut out: Vec<(u64, Feature)> = Vec::new();
+        self.extract(comment, &mut out);
+        out.sort_by_key(|(id, _)| *id);
+        out.dedup_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// Emits every feature of `comment` into `sink` (duplicates included).
+    pub fn extract<S: FeatureSink>(&mut self, comment: &Comment, sink: &mut S) {
+        let kind = comment.kind();
+        let linkback = matches!(kind, CommentKind::Pingback | CommentKind::Trackback);
+
+        normalize_into(&comment.content, &mut self.text);
+        let mut flags = self.text.obfuscation;
+        tokenize_into(&self.text.text, &mut self.tokens, &mut flags);
+
+        self.words(sink);
+        let links = links_in(&self.text.text, sink);
+        sink.add(
+            feature_id(FeatureKind::LinkCount, bucket_links(links)),
+            || Feature::new(FeatureKind::LinkCount, bucket_links(links)),
+        );
+        self.patterns(sink);
+        shape(&self.text, flags, self.tokens.len(), sink);
+        self.author(comment, linkback, sink);
+
+        let type_name = match kind {
+            CommentKind::Comment => "comment",
+            CommentKind::Pingback => "pingback",
+            CommentKind::Trackback => "trackback",
+            CommentKind::Other => comment.kind.as_deref().unwrap_or("comment").trim(),
+        };
+        let type_name = type_name.to_ascii_lowercase();
+        sink.add(feature_id(FeatureKind::Type, &type_name), || {
+            Feature::new(FeatureKind::Type, type_name.clone())
+        });
+
+        if linkback {
+            self.linkback(comment, sink);
+        }
+        if let Some(title) = comment.post_title.as_deref().filter(|t| !t.trim().is_empty()) {
+            self.topic(title, linkback, sink);
+        }
+    }
+
+    fn words<S: FeatureSink>(&mut self, sink: &mut S) {
+        self.word_ids.clear();
+        for token in self.tokens.iter() {
+            let all_digits = token.bytes().all(|b| b.is_ascii_digit());
+            let id = if all_digits && token.len() > 4 {
+                let len = digit_length_bucket(token.len());
+                feature_id(FeatureKind::NumberLength, len)
+            } else {
+                feature_id(FeatureKind::Word, token)
+            };
+            self.word_ids.push(id);
+            sink.add(id, || {
+                if all_digits && token.len() > 4 {
+                    Feature::new(FeatureKind::NumberLength, digit_length_bucket(token.len()))
+                } else {
+                    Feature::new(FeatureKind::Word, token)
+                }
+            });
+            if !all_digits && token.bytes().any(|b| b.is_ascii_digit()) {
+                let stem = token.trim_end_matches(|c: char| c.is_ascii_digit());
+                if stem.len() >= 3 && stem.len() < token.len() {
+                    sink.add(feature_id(FeatureKind::WordStem, stem), || {
+                        Feature::new(FeatureKind::WordStem, stem)
+                    });
+                    if stem.chars().all(char::is_alphabetic) && token.len() - stem.len() >= 2 {
+                        sink.add(feature_id(FeatureKind::BrandLike, ""), || {
+                            Feature::new(FeatureKind::BrandLike, "")
+                        });
+                    }
+                }
+            }
+        }
+        for i in 1..self.word_ids.len() {
+            let id = pair_id(FeatureKind::Phrase, self.word_ids[i - 1], self.word_ids[i]);
+            let tokens = &self.tokens;
+            sink.add(id, || {
+                Feature::new(
+                    FeatureKind::Phrase,
+                    format!("{} {}", tokens.get(i - 1), tokens.get(i)),
+                )
+            });
+        }
+    }
+
+    /// Phone numbers, money, emails and @-mentions.
+    fn patterns<S: FeatureSink>(&self, sink: &mut S) {
+        let text = &self.text.text;
+        if has_phone_number(text) {
+            sink.add(feature_id(FeatureKind::Phone, ""), || {
+                Feature::new(FeatureKind::Phone, "")
+            });
+        }
+        if has_money(text, &self.tokens) {
+            sink.add(feature_id(FeatureKind::Money, ""), || {
+                Feature::new(FeatureKind::Money, "")
+            });
+        }
+        let bytes = text.as_bytes();
+        let mut email = false;
+        let mut mention = false;
+        for (i, _) in text.match_indices('@') {
+            let before = i > 0 && is_word_byte(bytes[i - 1]);
+            let after = bytes.get(i + 1).is_some_and(|&b| is_word_byte(b));
+            if before && after {
+                email = true;
+            } else if !before && after {
+                mention = true;
+            }
+        }
+        if email {
+            sink.add(feature_id(FeatureKind::EmailInText, ""), || {
+                Feature::new(FeatureKind::EmailInText, "")
+            });
+        }
+        if mention {
+            sink.add(feature_id(FeatureKind::Mention, ""), || {
+                Feature::new(FeatureKind::Mention, "")
+            });
+        }
+    }
+
+    fn author<S: FeatureSink>(&mut self, comment: &Comment, linkback: bool, sink: &mut S) {
+        if let Some(author) = comment.author.as_deref() {
+            normalize_into(author, &mut self.side);
+            let mut flags = Obfuscation::default();
+            tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
+            let kind = if linkback {
+                FeatureKind::LinkbackSiteWord
+            } else {
+                FeatureKind::AuthorWord
+            };
+            for word in self.side_tokens.iter() {
+                sink.add(feature_id(kind, word), || Feature::new(kind, word));
+            }
+        }
+        match comment.author_url.as_deref().and_then(host_of_url) {
+            Some(host) => {
+                let (domain, tld) = domain_and_suffix(&host);
+                let kind = if linkback {
+                    FeatureKind::LinkbackDomain
+                } else {
+                    FeatureKind::AuthorDomain
+                };
+                sink.add(feature_id(kind, &domain), || Feature::new(kind, domain.clone()));
+                sink.add(feature_id(FeatureKind::AuthorTld, &tld), || {
+                    Feature::new(FeatureKind::AuthorTld, tld.clone())
+                });
+                if linkback {
+                    let own = comment.permalink.as_deref().and_then(host_of_url);
+                    if own.is_some_and(|own| domain_and_suffix(&own).0 == domain) {
+                        sink.add(feature_id(FeatureKind::LinkbackSameSite, ""), || {
+                            Feature::new(FeatureKind::LinkbackSameSite, "")
+                        });
+                    }
+                }
+            }
+            None => sink.add(feature_id(FeatureKind::AuthorNoUrl, ""), || {
+                Feature::new(FeatureKind::AuthorNoUrl, "")
+            }),
+        }
+        if let Some(email) = comment.author_email.as_deref() {
+            if let Some((_, domain)) = email.trim().rsplit_once('@') {
+                let domain = domain.trim().to_ascii_lowercase();
+                if !domain.is_empty() {
+                    sink.add(feature_id(FeatureKind::EmailDomain, &domain), || {
+                        Feature::new(FeatureKind::EmailDomain, domain.clone())
+                    });
+                }
+            }
+        }
+    }
+
+    fn linkback<S: FeatureSink>(&self, _comment: &Comment, sink: &mut S) {
+        let text = self.text.text.trim();
+        let framed = |t: &str| t.starts_with("[...]") || t.starts_with("[..]");
+        let shape = if framed(text) || text.ends_with("[...]") || text.starts_with("...") {
+            "is an excerpt framed by [...]"
+        } else {
+            "is not an excerpt"
+        };
+        sink.add(feature_id(FeatureKind::LinkbackShape, shape), || {
+            Feature::new(FeatureKind::LinkbackShape, shape)
+        });
+    }
+
+    /// How many of the comment's words (4 letters or more) echo the article's title.
+    fn topic<S: FeatureSink>(&mut self, title: &str, linkback: bool, sink: &mut S) {
+        normalize_into(title, &mut self.side);
+        let mut flags = Obfuscation::default();
+        tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
+        self.title_words.clear();
+        for w in self.side_tokens.iter() {
+            if w.chars().count() >= 4 {
+                self.title_words.push(prefix(w, 5).to_owned());
+            }
+        }
+        if self.title_words.is_empty() {
+            return;
+        }
+        let mut shared = 0;
+        let mut seen: Vec<&str> = Vec::new();
+        for w in self.tokens.iter() {
+            if w.chars().count() < 4 {
+                continue;
+            }
+            let p = prefix(w, 5);
+            if self.title_words.iter().any(|t| t == p) && !seen.contains(&p) {
+                seen.push(p);
+                shared += 1;
+            }
+        }
+        let n = self.tokens.len();
+        let size = match n {
+            0..=5 => "short",
+            6..=15 => "medium",
+            _ => "long",
+        };
+        let overlap = match shared {
+            0 => "shares no word with it",
+            1 => "shares one word with it",
+            _ => "shares several words with it",
+        };
+        let value = format!("{size} comment that {overlap}");
+        let kind = if linkback {
+            FeatureKind::LinkbackTopic
+        } else {
+            FeatureKind::Topic
+        };
+        sink.add(feature_id(kind, &value), || Feature::new(kind, value.clone()));
+    }
+}
+
+fn prefix(word: &str, chars: usize) -> &str {
+    match word.char_indices().nth(chars) {
+        Some((i, _)) => &word[..i],
+        None => word,
+    }
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+fn digit_length_bucket(len: usize) -> &'static str {
+    match len {
+        0..=6 => "5-6",
+        7..=9 => "7-9",
+        10..=13 => "10-13",
+        _ => "14+",
+    }
+}
+
+fn bucket_links(n: usize) -> &'static str {
+    match n {
+        0 => "no links",
+        1 => "one link",
+        2 => "two links",
+        3..=5 => "3-5 links",
+        _ => "6 or more links",
+    }
+}
+
+/// Emits the domain and suffix of each link in the text; returns how many links there are.
+fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
+    if !text.contains('.') {
+        return 0;
+    }
+    let mut count = 0;
+    for chunk in text.split(|c: char| c.is_whitespace() || "()<>\"'[]{},|".contains(c)) {
+        let Some(host) = link_host(chunk) else {
+            continue;
+        };
+        count += 1;
+        let (domain, tld) = domain_and_suffix(&host);
+        sink.add(feature_id(FeatureKind::LinkDomain, &domain), || {
+            Feature::new(FeatureKind::LinkDomain, domain.clone())
+        });
+        sink.add(feature_id(FeatureKind::LinkTld, &tld), || {
+            Feature::new(FeatureKind::LinkTld, tld.clone())
+        });
+    }
+    count
+}
+
+/// The host of a chunk of text that is a link: with a scheme, starting `www.`, or a bare domain
+/// whose suffix is a known one (`slotgacor88.xyz`, `shop.example.com/x`).
+fn link_host(chunk: &str) -> Option<String> {
+    let (explicit, rest) = if let Some(r) = chunk
+        .strip_prefix("https://")
+        .or_else(|| chunk.strip_prefix("http://"))
+    {
+        (true, r)
+    } else if let Some(r) = chunk.strip_prefix("//") {
+        (true, r)
+    } else {
+        (chunk.starts_with("www."), chunk)
+    };
+    let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
+    let host = rest[..end].trim_end_matches(['.', '!', ';']);
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.len() < 4 || !host.contains('.') {
+        return None;
+    }
+    if !host
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        || host.starts_with(['.', '-'])
+        || host.contains("..")
+    {
+        return None;
+    }
+    let last = host.rsplit('.').next().unwrap_or("");
+    if last.len() < 2 || !last.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    if !explicit && !psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known()) {
+        return None;
+    }
+    Some(host.to_owned())
+}
+
+/// The host of a URL as found in `author_url` (scheme optional).
+fn host_of_url(url: &str) -> Option<String> {
+    let url = url.trim().to_lowercase();
+    if url.is_empty() {
+        return None;
+    }
+    let chunk = if url.contains("://") || url.starts_with("//") {
+        url
+    } else {
+        format!("http://{url}")
+    };
+    link_host(&chunk)
+}
+
+/// The registrable domain (`slotgacor88.xyz` for `www.slotgacor88.xyz`) and the public suffix.
+fn domain_and_suffix(host: &str) -> (String, String) {
+    let host = host.trim_end_matches('.');
+    let domain = psl::domain(host.as_bytes())
+        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
+        .unwrap_or(host);
+    let suffix = psl::suffix(host.as_bytes())
+        .and_then(|s| std::str::from_utf8(s.as_bytes()).ok())
+        .unwrap_or_else(|| host.rsplit('.').next().unwrap_or(host));
+    (domain.to_owned(), suffix.to_owned())
+}
+
+/// 9 to 15 digits in groups separated by spaces, dashes, dots or parentheses, maybe after a `+`.
+fn has_phone_number(text: &str) -> bool {
+    let mut digits = 0;
+    let mut groups = 0;
+    let mut in_group = false;
+    let mut gap = 0;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if !in_group {
+                groups += 1;
+                in_group = true;
+            }
+            gap = 0;
+        } else if digits > 0 && matches!(c, ' ' | '-' | '.' | '(' | ')' | '/') && gap < 2 {
+            in_group = false;
+            gap += 1;
+        } else if c == '+' && digits == 0 {
+            gap = 0;
+        } else {
+            if (9..=15).contains(&digits) && groups <= 5 {
+                return true;
+            }
+            digits = 0;
+            groups = 0;
+            in_group = false;
+            gap = 0;
+        }
+    }
+    (9..=15).contains(&digits) && groups <= 5
+}
+
+/// Currency signs before digits, or amounts written with a currency word or a thousands suffix.
+fn has_money(text: &str, tokens: &Tokens) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if matches!(c, '$' | '£' | '€' | '¥' | '₹' | '₱' | '฿' | '₩' | '₫' | '₺' | '₽' | '₦') {
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            if chars.peek().is_some_and(char::is_ascii_digit) {
+                return true;
+            }
+        }
+    }
+    let n = tokens.len();
+    for i in 0..n {
+        let t = tokens.get(i);
+        let number_follows = || {
+            i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit())
+        };
+        let number_before = || i > 0 && tokens.get(i - 1).bytes().all(|b| b.is_ascii_digit());
+        match t {
+            "rp" | "usd" | "idr" | "eur" | "gbp" | "brl" | "r" | "us" if number_follows() => {
+                return true
+            }
+            "usd" | "dollars" | "rupiah" | "reais" | "euros" | "ribu" | "juta" | "jt" | "rb"
+            | "pounds" | "bucks"
+                if number_before() =>
+            {
+                return true
+            }
+            _ => {}
+        }
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && digits < t.len() {
+            if let "k" | "rb" | "jt" | "m" | "usd" | "juta" | "ribu" | "rp" = &t[digits..] {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Features of the comment's form rather than its words.
+fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize, sink: &mut S) {
+    let length = match words {
+        0 => "no words",
+        1 => "one word",
+        2 => "two words",
+        3..=4 => "3-4 words",
+        5..=8 => "5-8 words",
+        9..=16 => "9-16 words",
+        17..=32 => "17-32 words",
+        33..=64 => "33-64 words",
+        _ => "over 64 words",
+    };
+    sink.add(feature_id(FeatureKind::Length, length), || {
+        Feature::new(FeatureKind::Length, length)
+    });
+    for (flag, name) in [
+        (Obfuscation::STYLED, "styled Unicode letters"),
+        (Obfuscation::ZERO_WIDTH, "hidden zero-width characters"),
+        (Obfuscation::MIXED_SCRIPT, "look-alike letters from other alphabets"),
+        (Obfuscation::SPACED, "letters spaced out"),
+        (Obfuscation::STRETCHED, "letters stretched"),
+    ] {
+        if flags.has(flag) {
+            sink.add(feature_id(FeatureKind::Obfuscation, name), || {
+                Feature::new(FeatureKind::Obfuscation, name)
+            });
+        }
+    }
+    if text.is_shouting() {
+        sink.add(feature_id(FeatureKind::Shouting, ""), || {
+            Feature::new(FeatureKind::Shouting, "")
+        });
+    }
+    if text.text.contains("!!") {
+        sink.add(feature_id(FeatureKind::Exclaiming, ""), || {
+            Feature::new(FeatureKind::Exclaiming, "")
+        });
+    }
+    if text
+        .text
+        .chars()
+        .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}'))
+    {
+        sink.add(feature_id(FeatureKind::Emoji, ""), || {
+            Feature::new(FeatureKind::Emoji, "")
+        });
+    }
+    if text.had_html {
+        sink.add(feature_id(FeatureKind::Html, ""), || {
+            Feature::new(FeatureKind::Html, "")
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(comment: &Comment) -> Vec<Feature> {
+        FeatureExtractor::new()
+            .described(comment)
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect()
+    }
+
+    fn has(features: &[Feature], kind: FeatureKind, value: &str) -> bool {
+        features.iter().any(|f| f.kind == kind && f.value == value)
+    }
+
+    #[test]
+    fn links_give_domains_and_suffixes() {
+        let c = Comment::from_text("daftar di https://www.SlotGacor88.xyz/daftar atau toko.example.co.id");
+        let f = kinds(&c);
+        assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
+        assert!(has(&f, FeatureKind::LinkTld, "xyz"));
+        assert!(has(&f, FeatureKind::LinkDomain, "example.co.id"));
+        assert!(has(&f, FeatureKind::LinkCount, "two links"));
+    }
+
+    #[test]
+    fn sentence_ends_are_not_links() {
+        let f = kinds(&Comment::from_text("great post.thanks a lot... e.g. this"));
+        assert!(has(&f, FeatureKind::LinkCount, "no links"));
+    }
+
+    #[test]
+    fn phone_numbers_and_money_are_recognised() {
+        let f = kinds(&Comment::from_text("Call +1-888-555-0199 now, only $20"));
+        assert!(has(&f, FeatureKind::Phone, ""));
+        assert!(has(&f, FeatureKind::Money, ""));
+        let f = kinds(&Comment::from_text("wa 0812 3344 5566 depo 10k"));
+        assert!(has(&f, FeatureKind::Phone, ""));
+        assert!(has(&f, FeatureKind::Money, ""));
+        let f = kinds(&Comment::from_text("in 2019 I paid 30 for it"));
+        assert!(!has(&f, FeatureKind::Phone, ""));
+        assert!(!has(&f, FeatureKind::Money, ""));
+    }
+
+    #[test]
+    fn styled_brand_names_give_plain_words_and_a_brand_feature() {
+        let f = kinds(&Comment::from_text("gas di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗"));
+        assert!(has(&f, FeatureKind::Word, "megabet99"));
+        assert!(has(&f, FeatureKind::WordStem, "megabet"));
+        assert!(has(&f, FeatureKind::BrandLike, ""));
+        assert!(has(&f, FeatureKind::Obfuscation, "styled Unicode letters"));
+    }
+
+    #[test]
+    fn pingbacks_get_their_own_features() {
+        let c = Comment {
+            content: "[&hellip;] jasa joki rank murah [&hellip;]".into(),
+            author: Some("elojob".into()),
+            author_url: Some("https://elojob.example.net/x".into()),
+            kind: Some("pingback".into()),
+            post_title: Some("Japan's cyber diplomacy".into()),
+            ..Comment::default()
+        };
+        let f = kinds(&c);
+        assert!(has(&f, FeatureKind::LinkbackShape, "is an excerpt framed by [...]"));
+        assert!(has(&f, FeatureKind::LinkbackSiteWord, "elojob"));
+        assert!(has(&f, FeatureKind::LinkbackDomain, "example.net"));
+        assert!(has(&f, FeatureKind::LinkbackTopic, "short comment that shares no word with it"));
+        assert!(has(&f, FeatureKind::Type, "pingback"));
+    }
+
+    #[test]
+    fn topic_overlap_uses_word_beginnings() {
+        let c = Comment {
+            content: "Japanese diplomacy in cyberspace is underrated".into(),
+            post_title: Some("Japan's cyber diplomatic push".into()),
+            ..Comment::default()
+        };
+        let f = kinds(&c);
+        assert!(has(&f, FeatureKind::Topic, "medium comment that shares several words with it"));
+    }
+
+    #[test]
+    fn ids_are_sorted_unique_and_match_descriptions() {
+        let c = Comment::from_text("buy buy buy now now");
+        let mut ids = Vec::new();
+        let mut ex = FeatureExtractor::new();
+        ex.ids(&c, &mut ids);
+        let described: Vec<u64> = ex.described(&c).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, described);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+}

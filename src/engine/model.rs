@@ -1,0 +1,247 @@
+//! The trained spam model: sparse naive Bayes weights, calibration and verdict thresholds.
+//!
+//! For two classes, naive Bayes' log-odds of a comment are the sum, over its features, of
+//! `log P(f | spam) − log P(f | ham)`, plus the log prior ratio. The model keeps that one weight per
+//! feature in a hash map, so a score costs time proportional to the comment's features, not to the
+//! vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
+//! features the model never saw are ignored, exactly as a dense row would leave them at zero.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::calibrate::{sigmoid, Platt, Thresholds};
+use super::comment::Comment;
+use super::features::{Feature, FeatureExtractor, FeatureSink};
+
+/// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
+pub const FEATURE_VERSION: u32 = 1;
+
+/// The three answers a blog needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ham,
+    /// Hold for moderation.
+    Unsure,
+    Spam,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ham => "ham",
+            Verdict::Unsure => "unsure",
+            Verdict::Spam => "spam",
+        }
+    }
+}
+
+/// A comment's score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Score {
+    /// Calibrated probability that the comment is spam, in [0, 1].
+    pub score: f64,
+    /// The same on the logit scale (does not saturate; use it for ranking).
+    pub logit: f64,
+    pub verdict: Verdict,
+    /// Blatant spam: safe to drop without showing a moderator.
+    pub discard: bool,
+}
+
+/// One feature's part in a score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// What it is, in words.
+    pub reason: String,
+    /// Its naive Bayes log-odds weight: positive pushes towards spam.
+    pub weight: f64,
+    pub feature: Feature,
+    #[serde(skip)]
+    pub id: u64,
+}
+
+/// Facts about how a model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Seconds since the Unix epoch.
+    pub trained_at: u64,
+    pub spam_comments: u64,
+    pub ham_comments: u64,
+    pub alpha: f64,
+    pub min_count: u32,
+    pub feature_version: u32,
+}
+
+/// What a model file holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelData {
+    pub info: ModelInfo,
+    /// Log prior ratio of the fitted naive Bayes (spam over ham).
+    pub bias: f64,
+    pub platt: Platt,
+    pub thresholds: Thresholds,
+    /// Feature ids, ascending, and their weights.
+    pub ids: Vec<u64>,
+    pub weights: Vec<f32>,
+}
+
+/// A model ready to score.
+#[derive(Debug, Clone)]
+pub struct SpamModel {
+    data: ModelData,
+    weights: FxHashMap<u64, f32>,
+    id: String,
+}
+
+impl SpamModel {
+    pub fn from_data(data: ModelData) -> Self {
+        let weights = data
+            .ids
+            .iter()
+            .copied()
+            .zip(data.weights.iter().copied())
+            .collect();
+        let id = model_id(&data);
+        SpamModel { data, weights, id }
+    }
+
+    pub fn data(&self) -> &ModelData {
+        &self.data
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.data.info
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.data.thresholds
+    }
+
+    /// A short id derived from the weights and settings (not the training time): same training, same id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn vocabulary_size(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// The weight of one feature, if the model knows it.
+    #[inline]
+    pub fn weight(&self, id: u64) -> Option<f32> {
+        self.weights.get(&id).copied()
+    }
+
+    /// Naive Bayes log-odds of spam for a comment's (deduplicated) feature ids.
+    #[inline]
+    pub fn log_odds(&self, ids: &[u64]) -> f64 {
+        let sum: f64 = ids
+            .iter()
+            .filter_map(|id| self.weights.get(id))
+            .map(|&w| f64::from(w))
+            .sum();
+        sum + self.data.bias
+    }
+
+    /// The score of a comment's features.
+    #[inline]
+    pub fn score_ids(&self, ids: &[u64]) -> Score {
+        self.score_logit(self.data.platt.logit(self.log_odds(ids)))
+    }
+
+    fn score_logit(&self, logit: f64) -> Score {
+        let t = &self.data.thresholds;
+        let verdict = if logit >= t.spam {
+            Verdict::Spam
+        } else if logit >= t.unsure {
+            Verdict::Unsure
+        } else {
+            Verdict::Ham
+        };
+        Score {
+            score: sigmoid(logit),
+            logit,
+            verdict,
+            discard: logit >= t.discard,
+        }
+    }
+
+    /// Scores one comment, reusing the extractor's buffers.
+    pub fn score(&self, comment: &Comment, extractor: &mut FeatureExtractor, ids: &mut Vec<u64>) -> Score {
+        extractor.ids(comment, ids);
+        self.score_ids(ids)
+    }
+
+    /// Scores one comment and says why: the `top` features that moved the score most.
+    pub fn explain(&self, comment: &Comment, extractor: &mut FeatureExtractor, top: usize) -> (Score, Vec<Reason>) {
+        let mut ids = Vec::new();
+        let score = self.score(comment, extractor, &mut ids);
+        let reasons = self.reasons(comment, extractor, &ids, score, top);
+        (score, reasons)
+    }
+
+    /// The `top` features of an already scored comment that pushed hardest towards its verdict
+    /// (towards spam for a spam-leaning score, towards ham otherwise). Only those are described.
+    pub fn reasons(
+        &self,
+        comment: &Comment,
+        extractor: &mut FeatureExtractor,
+        ids: &[u64],
+        score: Score,
+        top: usize,
+    ) -> Vec<Reason> {
+        if top == 0 {
+            return Vec::new();
+        }
+        let towards_spam = score.logit >= 0.0;
+        let mut weighted: Vec<(u64, f64)> = ids
+            .iter()
+            .filter_map(|&id| Some((id, f64::from(self.weight(id)?))))
+            .filter(|&(_, w)| if towards_spam { w > 0.0 } else { w < 0.0 })
+            .collect();
+        weighted.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        weighted.truncate(top);
+        let mut picked = Picked {
+            wanted: &weighted,
+            found: Vec::with_capacity(weighted.len()),
+        };
+        extractor.extract(comment, &mut picked);
+        let mut reasons = picked.found;
+        reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        reasons
+    }
+}
+
+/// A sink that describes only the features it is asked about.
+struct Picked<'a> {
+    wanted: &'a [(u64, f64)],
+    found: Vec<Reason>,
+}
+
+impl FeatureSink for Picked<'_> {
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+        if let Some(&(_, weight)) = self.wanted.iter().find(|(w, _)| *w == id) {
+            if !self.found.iter().any(|r| r.id == id) {
+                let feature = describe();
+                self.found.push(Reason {
+                    reason: feature.describe(),
+                    weight,
+                    feature,
+                    id,
+                });
+            }
+        }
+    }
+}
+
+fn model_id(data: &ModelData) -> String {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for (id, w) in data.ids.iter().zip(&data.weights) {
+        h.update(&id.to_le_bytes());
+        h.update(&w.to_le_bytes());
+    }
+    h.update(&data.bias.to_le_bytes());
+    h.update(&data.platt.a.to_le_bytes());
+    h.update(&data.platt.b.to_le_bytes());
+    format!("nb-{:012x}", h.digest() >> 16)
+}

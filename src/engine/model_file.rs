@@ -1,0 +1,170 @@
+//! The model file: a header that says what the file is, then the model.
+//!
+//! ```text
+//! offset size
+//! 0      8    magic "SARINGNB"
+//! 8      2    format version (little-endian)
+//! 10     2    oldest format version that can read this file
+//! 12     4    CRC-32 of the payload
+//! 16     8    payload length in bytes
+//! 24     …    payload: the model (postcard encoding of ModelData)
+//! ```
+//!
+//! Files are written to a temporary file in the same folder, flushed to disk and renamed over the
+//! target, so a crash never leaves half a model. Loading says precisely why a file is refused.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::model::{ModelData, SpamModel, FEATURE_VERSION};
+
+pub const MAGIC: &[u8; 8] = b"SARINGNB";
+/// The format this build writes.
+pub const FORMAT_VERSION: u16 = 1;
+/// The oldest format this build reads.
+pub const OLDEST_READABLE: u16 = 1;
+const HEADER_LEN: usize = 24;
+
+#[derive(Debug, Error)]
+pub enum ModelFileError {
+    #[error("cannot read model file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write model file {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a saring model (wrong magic number)")]
+    NotAModel { path: PathBuf },
+    #[error("{path} is truncated: expected {expected} bytes, found {found}")]
+    Truncated { path: PathBuf, expected: u64, found: u64 },
+    #[error("{path} is corrupt: checksum mismatch")]
+    Corrupt { path: PathBuf },
+    #[error("{path} needs a newer saring: it is model format {version} (readable from {oldest}), this build reads {OLDEST_READABLE} to {FORMAT_VERSION}")]
+    TooNew { path: PathBuf, version: u16, oldest: u16 },
+    #[error("{path} is model format {version}, older than this build can read ({OLDEST_READABLE} to {FORMAT_VERSION}); retrain it")]
+    TooOld { path: PathBuf, version: u16 },
+    #[error("{path} was trained with feature version {found}, this build extracts version {FEATURE_VERSION}; retrain it")]
+    FeatureVersion { path: PathBuf, found: u32 },
+    #[error("{path} is corrupt: {reason}")]
+    Decode { path: PathBuf, reason: String },
+}
+
+/// Reading and writing model files.
+pub struct ModelFile;
+
+impl ModelFile {
+    /// The bytes of a model file.
+    pub fn encode(data: &ModelData) -> Result<Vec<u8>, postcard::Error> {
+        let payload = postcard::to_stdvec(data)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&OLDEST_READABLE.to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
+    /// Writes atomically: temporary file in the same folder, fsync, rename, fsync of the folder.
+    pub fn save(path: &Path, data: &ModelData) -> Result<(), ModelFileError> {
+        let err = |source| ModelFileError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".saring-model-")
+            .tempfile_in(&dir)
+            .map_err(err)?;
+        let bytes = Self::encode(data).map_err(|e| err(std::io::Error::other(e)))?;
+        tmp.write_all(&bytes).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(path).map_err(|e| err(e.error))?;
+        if let Ok(d) = File::open(&dir) {
+            // Makes the rename itself durable; not every platform can sync a folder.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Decodes a model from bytes; `path` only names the source in errors.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<ModelData, ModelFileError> {
+        let path_buf = || path.to_owned();
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(ModelFileError::NotAModel { path: path_buf() });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(ModelFileError::Truncated {
+                path: path_buf(),
+                expected: HEADER_LEN as u64,
+                found: bytes.len() as u64,
+            });
+        }
+        let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+        let version = u16_at(8);
+        let oldest = u16_at(10);
+        let crc = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[16..24]);
+        let len = u64::from_le_bytes(len);
+        if version > FORMAT_VERSION && oldest > FORMAT_VERSION {
+            return Err(ModelFileError::TooNew {
+                path: path_buf(),
+                version,
+                oldest,
+            });
+        }
+        if version < OLDEST_READABLE {
+            return Err(ModelFileError::TooOld {
+                path: path_buf(),
+                version,
+            });
+        }
+        let found = (bytes.len() - HEADER_LEN) as u64;
+        if found < len {
+            return Err(ModelFileError::Truncated {
+                path: path_buf(),
+                expected: HEADER_LEN as u64 + len,
+                found: bytes.len() as u64,
+            });
+        }
+        let payload = &bytes[HEADER_LEN..HEADER_LEN + len as usize];
+        if found > len || crc32fast::hash(payload) != crc {
+            return Err(ModelFileError::Corrupt { path: path_buf() });
+        }
+        let data: ModelData = postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
+            path: path_buf(),
+            reason: e.to_string(),
+        })?;
+        if data.info.feature_version != FEATURE_VERSION {
+            return Err(ModelFileError::FeatureVersion {
+                path: path_buf(),
+                found: data.info.feature_version,
+            });
+        }
+        if data.ids.len() != data.weights.len() {
+            return Err(ModelFileError::Decode {
+                path: path_buf(),
+                reason: "feature ids and weights differ in number".into(),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Loads and checks a model file.
+    pub fn load(path: &Path) -> Result<SpamModel, ModelFileError> {
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|source| ModelFileError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(SpamModel::from_data(Self::decode(&bytes, path)?))
+    }
+}

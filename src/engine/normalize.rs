@@ -1,0 +1,270 @@
+//! Text normalization: undo the tricks spammers use to dodge filters, before tokenizing.
+//!
+//! - HTML: tags are stripped but the targets of links (`href`, `src`) are kept as text; entities are decoded.
+//! - Unicode NFKC folds mathematical letters (`𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗`), full-width letters and ligatures into plain
+//!   ones; squared and circled letters NFKC leaves alone (`🅂🄻🄾🅃`) are folded by hand.
+//! - Zero-width characters, soft hyphens and stray U+FEFF are removed.
+//! - Case is folded.
+//!
+//! What was undone is recorded in [`Obfuscation`] flags: styled letters in a comment are evidence of their own.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Tricks found while normalizing (bit flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Obfuscation(pub u8);
+
+impl Obfuscation {
+    /// Mathematical, full-width, circled or squared letters.
+    pub const STYLED: u8 = 1;
+    /// Zero-width characters inside the text.
+    pub const ZERO_WIDTH: u8 = 2;
+    /// Letters of several scripts in one word (`AЕR88` with a Cyrillic Е).
+    pub const MIXED_SCRIPT: u8 = 4;
+    /// Letters spaced out: `s l o t`.
+    pub const SPACED: u8 = 8;
+    /// Letters stretched: `gacorrr`.
+    pub const STRETCHED: u8 = 16;
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    pub fn set(&mut self, flag: u8) {
+        self.0 |= flag;
+    }
+}
+
+/// A comment's text after normalization, with what it took to get there.
+#[derive(Debug, Default, Clone)]
+pub struct NormalizedText {
+    /// Case-folded, NFKC, tags stripped (link targets kept), entities decoded.
+    pub text: String,
+    pub obfuscation: Obfuscation,
+    /// Letters before case folding, and how many were upper case.
+    pub letters: u32,
+    pub upper: u32,
+    /// The raw text held HTML tags.
+    pub had_html: bool,
+}
+
+impl NormalizedText {
+    /// Most letters in upper case (and enough letters to tell).
+    pub fn is_shouting(&self) -> bool {
+        self.letters >= 8 && self.upper * 10 >= self.letters * 7
+    }
+}
+
+/// Normalizes `raw` into `out`, reusing its buffer.
+pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
+    out.text.clear();
+    out.obfuscation = Obfuscation::default();
+    out.letters = 0;
+    out.upper = 0;
+    out.had_html = false;
+
+    if raw.is_ascii() && !raw.contains(['<', '&']) {
+        // Fast path: ASCII is its own NFKC form and has no zero-width characters.
+        out.text.reserve(raw.len());
+        for b in raw.bytes() {
+            if b.is_ascii_alphabetic() {
+                out.letters += 1;
+                out.upper += u32::from(b.is_ascii_uppercase());
+            }
+            out.text.push(char::from(b.to_ascii_lowercase()));
+        }
+        return;
+    }
+
+    let stripped;
+    let mut text = raw;
+    if text.contains('<') {
+        stripped = strip_tags(text, &mut out.had_html);
+        text = &stripped;
+    }
+    let decoded = if text.contains('&') {
+        html_escape::decode_html_entities(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+
+    let mut obfuscation = Obfuscation::default();
+    let pre = decoded.chars().filter_map(|c| {
+        if is_invisible(c) {
+            obfuscation.set(Obfuscation::ZERO_WIDTH);
+            return None;
+        }
+        if is_styled(c) {
+            obfuscation.set(Obfuscation::STYLED);
+            return Some(unsquare(c));
+        }
+        Some(c)
+    });
+    for c in pre.nfkc() {
+        if c.is_alphabetic() {
+            out.letters += 1;
+            if c.is_uppercase() {
+                out.upper += 1;
+            }
+        }
+        if c.is_ascii() {
+            out.text.push(c.to_ascii_lowercase());
+        } else {
+            out.text.extend(c.to_lowercase());
+        }
+    }
+    // A trailing U+FEFF is an export artefact, not an attempt to hide anything.
+    if obfuscation.has(Obfuscation::ZERO_WIDTH) && !has_inner_invisible(&decoded) {
+        obfuscation.0 &= !Obfuscation::ZERO_WIDTH;
+    }
+    out.obfuscation = obfuscation;
+}
+
+/// Normalizes into a new value (convenience for tests and one-off calls).
+pub fn normalize(raw: &str) -> NormalizedText {
+    let mut out = NormalizedText::default();
+    normalize_into(raw, &mut out);
+    out
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+    )
+}
+
+/// An invisible character between two visible ones (not only at the ends).
+fn has_inner_invisible(text: &str) -> bool {
+    let trimmed = text.trim_matches(|c: char| is_invisible(c) || c.is_whitespace());
+    trimmed.chars().any(is_invisible)
+}
+
+/// Letters styled to look different while reading the same.
+fn is_styled(c: char) -> bool {
+    matches!(c,
+        '\u{1D400}'..='\u{1D7FF}'   // mathematical alphanumeric symbols
+        | '\u{FF01}'..='\u{FF5E}'   // full-width ASCII
+        | '\u{2460}'..='\u{24FF}'   // enclosed alphanumerics (circled letters and digits)
+        | '\u{1F100}'..='\u{1F1FF}' // enclosed alphanumeric supplement (squared, negative circled)
+    )
+}
+
+/// Folds the squared and negative-circled letters that NFKC leaves alone; other characters pass.
+fn unsquare(c: char) -> char {
+    let code = c as u32;
+    let base = match code {
+        0x1F130..=0x1F149 => 0x1F130, // squared A-Z
+        0x1F150..=0x1F169 => 0x1F150, // negative circled A-Z
+        0x1F170..=0x1F189 => 0x1F170, // negative squared A-Z
+        0x1F1E6..=0x1F1FF => 0x1F1E6, // regional indicator A-Z
+        _ => return c,
+    };
+    char::from_u32(u32::from(b'A') + code - base).unwrap_or(c)
+}
+
+/// Removes HTML tags, keeping the targets of `href` and `src` attributes as words of the text.
+fn strip_tags(text: &str, had_html: &mut bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        // Only `<` followed by a letter, `/` or `!` opens a tag; "a < b" stays text.
+        let opens_tag = after
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match (opens_tag, after.find('>')) {
+            (true, Some(close)) => {
+                *had_html = true;
+                let tag = &after[..close];
+                for target in attribute_values(tag, &["href", "src"]) {
+                    out.push(' ');
+                    out.push_str(target);
+                    out.push(' ');
+                }
+                out.push(' ');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Values of the named attributes in the inside of one tag (`a href="x" title=y`).
+fn attribute_values<'a>(tag: &'a str, names: &[&str]) -> Vec<&'a str> {
+    let mut values = Vec::new();
+    let lower = tag.to_ascii_lowercase();
+    for name in names {
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(name) {
+            let at = from + pos + name.len();
+            from = at;
+            let value = lower[at..].trim_start();
+            let Some(value) = value.strip_prefix('=') else {
+                continue;
+            };
+            let start = tag.len() - value.len() + (value.len() - value.trim_start().len());
+            let value = &tag[start..];
+            let (quoted, end) = match value.chars().next() {
+                Some(q @ ('"' | '\'')) => (1, value[1..].find(q).map_or(value.len(), |e| e + 1)),
+                _ => (0, value.find(char::is_whitespace).unwrap_or(value.len())),
+            };
+            if end > quoted {
+                values.push(&value[quoted..end]);
+            }
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mathematical_and_fullwidth_letters_become_plain() {
+        let n = normalize("Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ");
+        assert_eq!(n.text, "main di megabet99 dan slot");
+        assert!(n.obfuscation.has(Obfuscation::STYLED));
+    }
+
+    #[test]
+    fn squared_letters_are_folded() {
+        assert_eq!(normalize("🅂🄻🄾🅃 gacor").text, "slot gacor");
+    }
+
+    #[test]
+    fn zero_width_inside_words_is_removed_and_flagged() {
+        let n = normalize("ga\u{200B}cor");
+        assert_eq!(n.text, "gacor");
+        assert!(n.obfuscation.has(Obfuscation::ZERO_WIDTH));
+        let trailing = normalize("nice song\u{FEFF}");
+        assert_eq!(trailing.text, "nice song");
+        assert!(!trailing.obfuscation.has(Obfuscation::ZERO_WIDTH));
+    }
+
+    #[test]
+    fn tags_are_stripped_keeping_link_targets_and_entities_decoded() {
+        let n = normalize(r#"Nice &amp; <a href="https://Shop.example/x" rel="nofollow">cheap</a> post"#);
+        assert_eq!(n.text, "nice &   https://shop.example/x  cheap  post");
+        assert!(n.had_html);
+    }
+
+    #[test]
+    fn a_lone_less_than_is_text() {
+        assert_eq!(normalize("3 < 5 &lt;b&gt;").text, "3 < 5 <b>");
+    }
+
+    #[test]
+    fn shouting_is_measured_before_case_folding() {
+        assert!(normalize("CHECK OUT MY CHANNEL").is_shouting());
+        assert!(!normalize("Check out my channel").is_shouting());
+    }
+}

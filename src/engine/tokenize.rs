@@ -1,0 +1,304 @@
+//! Tokenization that works for every language without knowing which one it is.
+//!
+//! A word is a run of letters, digits and combining marks (so Devanagari and Thai vowel signs stay in
+//! their word); an apostrophe inside a word is dropped (`don't` → `dont`). Scripts written without
+//! spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese) give overlapping character pairs instead.
+//! No stemming and no stop words: nothing here is English-only.
+//!
+//! Folded on the way, and recorded as [`Obfuscation`] flags:
+//! - letters stretched three times or more (`gacorrr` → `gacor`, `maxwinnn` → `maxwin`);
+//! - Cyrillic and Greek look-alikes inside a Latin word (`AЕRО88` → `aero88`);
+//! - letters spaced out (`s l o t` → `slot`).
+
+use super::normalize::Obfuscation;
+
+/// The words of one text, stored in one buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    buf: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Tokens {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.spans
+            .iter()
+            .map(|&(s, e)| &self.buf[s as usize..e as usize])
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+}
+
+/// Splits normalized text into words, folding obfuscation, into `out` (reusing its buffers).
+pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
+    out.clear();
+    let mut word = WordBuilder::default();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if is_unspaced_script(c) {
+            word.finish(out, flags);
+            let mut run: Vec<char> = vec![c];
+            while let Some(&n) = chars.peek() {
+                if is_unspaced_script(n) || (is_mark(n) && !n.is_ascii()) {
+                    run.push(n);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            push_char_pairs(&run, out);
+        } else if is_word_char(c) {
+            word.push(c, out);
+        } else if (c == '\'' || c == '\u{2019}')
+            && word.open(out)
+            && chars.peek().is_some_and(|&n| n.is_alphabetic())
+        {
+            // "don't" is one word
+        } else {
+            word.finish(out, flags);
+        }
+    }
+    word.finish(out, flags);
+    join_spaced_letters(out, flags);
+}
+
+/// Tokenizes into a new value (convenience for tests and one-off calls).
+pub fn tokenize(text: &str) -> (Tokens, Obfuscation) {
+    let mut tokens = Tokens::default();
+    let mut flags = Obfuscation::default();
+    tokenize_into(text, &mut tokens, &mut flags);
+    (tokens, flags)
+}
+
+fn is_mark(c: char) -> bool {
+    unicode_normalization::char::is_combining_mark(c)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || (!c.is_ascii() && is_mark(c))
+}
+
+/// Scripts written without spaces between words.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}' // kana
+        | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' // han
+        | '\u{0E00}'..='\u{0EFF}' // thai, lao
+        | '\u{1000}'..='\u{109F}' // myanmar
+        | '\u{1780}'..='\u{17FF}' // khmer
+    ) && !is_mark(c)
+}
+
+fn push_char_pairs(run: &[char], out: &mut Tokens) {
+    // Marks belong to the character before them: group them first.
+    let mut units: Vec<(usize, usize)> = Vec::with_capacity(run.len());
+    let mut s = String::with_capacity(run.len() * 3);
+    for &c in run {
+        let start = s.len();
+        s.push(c);
+        match units.last_mut() {
+            Some(last) if is_mark(c) => last.1 = s.len(),
+            _ => units.push((start, s.len())),
+        }
+    }
+    if units.len() == 1 {
+        push_token(out, &s);
+        return;
+    }
+    for pair in units.windows(2) {
+        push_token(out, &s[pair[0].0..pair[1].1]);
+    }
+}
+
+fn push_token(out: &mut Tokens, text: &str) {
+    let start = out.buf.len() as u32;
+    out.buf.push_str(text);
+    out.spans.push((start, out.buf.len() as u32));
+}
+
+/// Look-alikes of Latin letters in Cyrillic and Greek, folded inside words that also hold Latin letters.
+fn latin_lookalike(c: char) -> Option<char> {
+    Some(match c {
+        'а' => 'a',
+        'в' => 'b',
+        'с' | 'ϲ' => 'c',
+        'е' | 'ё' | 'ε' => 'e',
+        'һ' | 'н' => 'h',
+        'і' | 'ї' | 'ι' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' => 'm',
+        'о' | 'ο' | 'σ' => 'o',
+        'р' | 'ρ' => 'p',
+        'ԛ' => 'q',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'υ' => 'u',
+        'ν' => 'v',
+        'ԝ' => 'w',
+        'х' | 'χ' => 'x',
+        'у' | 'γ' => 'y',
+        'α' => 'a',
+        _ => return None,
+    })
+}
+
+#[derive(Default)]
+struct WordBuilder {
+    start: usize,
+    last: Option<char>,
+    run: u32,
+    latin: bool,
+    lookalike: bool,
+    stretched: bool,
+}
+
+impl WordBuilder {
+    fn open(&self, out: &Tokens) -> bool {
+        out.buf.len() > self.start
+    }
+
+    fn push(&mut self, c: char, out: &mut Tokens) {
+        if !self.open(out) {
+            self.start = out.buf.len();
+        }
+        if Some(c) == self.last && c.is_alphabetic() && c != 'w' && c != 'x' {
+            self.run += 1;
+            match self.run {
+                3 => {
+                    out.buf.pop();
+                    self.stretched = true;
+                }
+                4.. => {}
+                _ => out.buf.push(c),
+            }
+            return;
+        }
+        self.last = Some(c);
+        self.run = 1;
+        self.latin |= c.is_ascii_lowercase();
+        self.lookalike |= latin_lookalike(c).is_some();
+        out.buf.push(c);
+    }
+
+    fn finish(&mut self, out: &mut Tokens, flags: &mut Obfuscation) {
+        if out.buf.len() > self.start {
+            if self.latin && self.lookalike {
+                let folded: String = out.buf[self.start..]
+                    .chars()
+                    .map(|c| latin_lookalike(c).unwrap_or(c))
+                    .collect();
+                out.buf.truncate(self.start);
+                out.buf.push_str(&folded);
+                flags.set(Obfuscation::MIXED_SCRIPT);
+            }
+            if self.stretched {
+                flags.set(Obfuscation::STRETCHED);
+            }
+            out.spans.push((self.start as u32, out.buf.len() as u32));
+        }
+        *self = WordBuilder {
+            start: out.buf.len(),
+            ..WordBuilder::default()
+        };
+    }
+}
+
+/// Three or more single letters in a row (`s l o t g a c o r`) become one word.
+fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
+    let single = |t: &Tokens, i: usize| {
+        let mut cs = t.get(i).chars();
+        matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphabetic() && !is_unspaced_script(c))
+    };
+    let n = out.spans.len();
+    let mut i = 0;
+    let mut joined: Option<Vec<(u32, u32)>> = None;
+    while i < n {
+        let mut j = i;
+        while j < n && single(out, j) {
+            j += 1;
+        }
+        if j - i >= 3 {
+            let spans = joined.get_or_insert_with(|| out.spans[..i].to_vec());
+            let word: String = (i..j).map(|k| out.get(k)).collect();
+            let start = out.buf.len() as u32;
+            out.buf.push_str(&word);
+            spans.push((start, out.buf.len() as u32));
+            flags.set(Obfuscation::SPACED);
+            i = j;
+        } else {
+            if let Some(spans) = joined.as_mut() {
+                spans.push(out.spans[i]);
+            }
+            i += 1;
+        }
+    }
+    if let Some(spans) = joined {
+        out.spans = spans;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> (Vec<String>, Obfuscation) {
+        let (t, f) = tokenize(text);
+        (t.iter().map(str::to_owned).collect(), f)
+    }
+
+    #[test]
+    fn splits_on_punctuation_and_keeps_apostrophe_words_whole() {
+        let (w, _) = words("don't stop, it's 2am!! mantap.gan");
+        assert_eq!(w, ["dont", "stop", "its", "2am", "mantap", "gan"]);
+    }
+
+    #[test]
+    fn stretched_letters_are_folded() {
+        let (w, f) = words("gacorrr maxwinnnn good www");
+        assert_eq!(w, ["gacor", "maxwin", "good", "www"]);
+        assert!(f.has(Obfuscation::STRETCHED));
+    }
+
+    #[test]
+    fn spaced_letters_are_joined() {
+        let (w, f) = words("main s l o t g a c o r di sini");
+        assert_eq!(w, ["main", "slotgacor", "di", "sini"]);
+        assert!(f.has(Obfuscation::SPACED));
+    }
+
+    #[test]
+    fn cyrillic_lookalikes_in_latin_words_are_folded() {
+        let (w, f) = words("aеrо88 молоко");
+        assert_eq!(w, ["aero88", "молоко"]);
+        assert!(f.has(Obfuscation::MIXED_SCRIPT));
+    }
+
+    #[test]
+    fn unspaced_scripts_give_character_pairs() {
+        let (w, _) = words("東京タワー");
+        assert_eq!(w, ["東京", "京タ", "タワ", "ワー"]);
+    }
+
+    #[test]
+    fn devanagari_marks_stay_in_the_word() {
+        let (w, _) = words("नमस्ते दुनिया");
+        assert_eq!(w, ["नमस्ते", "दुनिया"]);
+    }
+}

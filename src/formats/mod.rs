@@ -1,0 +1,88 @@
+//! Streaming readers and writers for exported comments.
+//!
+//! Every reader yields [`Record`]s one at a time, so memory does not grow with the file, and reports a
+//! record it cannot read with the file and the position (line, or byte offset) and what was expected.
+
+pub mod csv;
+pub mod jsonl;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::engine::Comment;
+
+/// Where a record sits in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based line number.
+    Line(u64),
+    /// Byte offset from the start of the file.
+    Byte(u64),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Byte(n) => write!(f, "byte {n}"),
+        }
+    }
+}
+
+/// A comment read from a file, with where it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub comment: Comment,
+    pub position: Position,
+}
+
+/// A record that could not be read, or a file that could not be opened.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("{file}:{position}: {message}")]
+    Invalid {
+        file: PathBuf,
+        position: Position,
+        message: String,
+    },
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+}
+
+impl ReadError {
+    pub fn invalid(file: &Path, position: Position, message: impl Into<String>) -> Self {
+        ReadError::Invalid {
+            file: file.to_owned(),
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// Whether skipping this record (with `--skip-invalid`) lets reading go on.
+    pub fn is_skippable(&self) -> bool {
+        matches!(self, ReadError::Invalid { .. })
+    }
+}
+
+/// The export formats saring reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON comment per line.
+    Jsonl,
+    /// Comma- (or other-) separated values with a header; columns mapped with --map.
+    Csv,
+}
+
+impl Format {
+    /// Guesses the format from the first bytes of a file.
+    pub fn detect(head: &[u8]) -> Format {
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let first = head.iter().find(|b| !b.is_ascii_whitespace());
+        match first {
+            Some(b'{') => Format::Jsonl,
+            _ => Format::Csv,
+        }
+    }
+}

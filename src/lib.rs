@@ -1,0 +1,10 @@
+//! saring ("to filter" in Indonesian): a self-hosted filter for blog comment spam and junk pingbacks.
+//!
+//! - [`engine`]: the classifier: normalization, tokenization, features, naive Bayes fitted with
+//!   linfa-bayes and scored sparsely, calibration, explanations and the model file.
+//! - [`formats`]: streaming readers and writers of exported comments.
+//! - [`cli`]: the `saring` subcommands.
+
+pub mod cli;
+pub mod engine;
+pub mod formats;
