@@ -192,52 +192,34 @@ fn spawn_reader(
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     let path = args.input.clone();
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let counting = Counting { inner: file, read };
-    let records = match format {
-        Format::Jsonl => None,
-        Format::Csv => Some(crate::formats::csv::CsvReader::new(
-            BufReader::with_capacity(1 << 16, counting),
-            &path,
-            &args.format.csv_options(),
-        )?),
-    };
-    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let counting_jsonl = Counting {
-        inner: file,
-        read: Arc::new(AtomicU64::new(0)),
+    let reader = BufReader::with_capacity(1 << 16, Counting { inner: file, read });
+    // JSONL lines are parsed by the workers; other formats are parsed here.
+    let mut source: Box<dyn Iterator<Item = Result<Item, ReadError>> + Send> = match format {
+        Format::Jsonl => {
+            let mut lines = Lines::new(reader, &path);
+            Box::new(std::iter::from_fn(move || {
+                lines.next_line().map(|l| l.map(|(n, text)| Item::Line(n, text)))
+            }))
+        }
+        Format::Csv => Box::new(
+            crate::formats::csv::CsvReader::new(reader, &path, &args.format.csv_options())?
+                .map(|r| r.map(|r| Item::Parsed(r.comment, r.position))),
+        ),
     };
     Ok(std::thread::spawn(move || -> anyhow::Result<()> {
-        let send = |chunk: Vec<Item>| tx.send(chunk).is_ok();
         let mut chunk = Vec::with_capacity(CHUNK);
-        match records {
-            None => {
-                let mut lines = Lines::new(BufReader::with_capacity(1 << 16, counting_jsonl), &path);
-                while let Some(line) = lines.next_line() {
-                    chunk.push(match line {
-                        Ok((n, text)) => Item::Line(n, text),
-                        Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
-                        Err(e) => return Err(e.into()),
-                    });
-                    if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
-                        return Ok(());
-                    }
-                }
-            }
-            Some(records) => {
-                for record in records {
-                    chunk.push(match record {
-                        Ok(r) => Item::Parsed(r.comment, r.position),
-                        Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
-                        Err(e) => return Err(e.into()),
-                    });
-                    if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
-                        return Ok(());
-                    }
-                }
+        for item in source.by_ref() {
+            chunk.push(match item {
+                Ok(item) => item,
+                Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
+                Err(e) => return Err(e.into()),
+            });
+            if chunk.len() == CHUNK && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() {
+                return Ok(());
             }
         }
         if !chunk.is_empty() {
-            send(chunk);
+            let _ = tx.send(chunk);
         }
         Ok(())
     }))

@@ -10,7 +10,7 @@ use super::input::FormatArgs;
 use super::train::TrainFlags;
 use super::ModelArg;
 use crate::engine::evaluate::{cross_validate, evaluate, Report};
-use crate::engine::{featurize, train, SpamModel};
+use crate::engine::{featurize, train, Comment, SpamModel};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+    /// Also list the N most confident mistakes (ham scored as spam, spam scored as ham)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub mistakes: usize,
     #[command(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
@@ -40,15 +43,16 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
+    let measured: Vec<Comment>;
     let report = if args.test.is_empty() {
         if args.inputs.is_empty() {
             bail!("give --input FILE... for cross-validation, or --test FILE... to measure a model");
         }
-        let (comments, _) = args.format.read_all(&args.inputs)?;
-        cross_validate(featurize(&comments), args.folds.unwrap_or(5), args.seed, options)?
+        (measured, _) = args.format.read_all(&args.inputs)?;
+        cross_validate(featurize(&measured), args.folds.unwrap_or(5), args.seed, options)?
     } else {
-        let (test, _) = args.format.read_all(&args.test)?;
-        let test = featurize(&test);
+        (measured, _) = args.format.read_all(&args.test)?;
+        let test = featurize(&measured);
         if args.inputs.is_empty() {
             let model = args.model.load()?;
             evaluate(&model, test, None)
@@ -64,6 +68,18 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(&report));
+    }
+    if args.mistakes > 0 {
+        let (ham, spam) = report.worst_mistakes(args.mistakes);
+        let show = |title: &str, list: &[crate::engine::evaluate::Outcome]| {
+            println!("{title}");
+            for o in list {
+                let text: String = measured[o.index].content.chars().take(160).collect();
+                println!("  {:>8.3}  {}", o.logit, text.replace('\n', " "));
+            }
+        };
+        show("ham scored most like spam (logit, text):", &ham);
+        show("spam scored most like ham (logit, text):", &spam);
     }
     Ok(())
 }

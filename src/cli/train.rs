@@ -32,6 +32,9 @@ pub struct TrainFlags {
     /// Leave out features seen in fewer comments than this
     #[arg(long, default_value_t = TrainOptions::default().min_count)]
     pub min_count: u32,
+    /// Each feature of a comment with n features counts n^-P
+    #[arg(long, value_name = "P", default_value_t = TrainOptions::default().length_power)]
+    pub length_power: f64,
     /// Largest share of ham the `spam` verdict may catch, on held-out training data
     #[arg(long, default_value_t = ThresholdTargets::default().spam_fpr)]
     pub spam_fpr: f64,
@@ -45,6 +48,7 @@ impl TrainFlags {
         Ok(TrainOptions {
             alpha: self.alpha,
             min_count: self.min_count,
+            length_power: self.length_power,
             targets: ThresholdTargets {
                 spam_fpr: self.spam_fpr,
                 unsure_fpr: self.unsure_fpr,

@@ -35,6 +35,22 @@ pub struct Report {
     /// `unsure` verdicts among spam and among ham (held for moderation).
     pub unsure_spam: usize,
     pub unsure_ham: usize,
+    /// Every held-out comment's outcome (for listing the worst mistakes).
+    #[serde(skip)]
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// The `n` most confident mistakes: ham scored highest and spam scored lowest.
+    pub fn worst_mistakes(&self, n: usize) -> (Vec<Outcome>, Vec<Outcome>) {
+        let mut ham: Vec<Outcome> = self.outcomes.iter().filter(|o| !o.spam).copied().collect();
+        ham.sort_by(|a, b| b.logit.total_cmp(&a.logit));
+        ham.truncate(n);
+        let mut spam: Vec<Outcome> = self.outcomes.iter().filter(|o| o.spam).copied().collect();
+        spam.sort_by(|a, b| a.logit.total_cmp(&b.logit));
+        spam.truncate(n);
+        (ham, spam)
+    }
 }
 
 /// Keeps the first comment of each text.
@@ -46,10 +62,14 @@ pub fn deduplicate(examples: Vec<Example>) -> (Vec<Example>, usize) {
     (kept, removed)
 }
 
-struct Outcome {
-    logit: f64,
-    verdict: Verdict,
-    spam: bool,
+/// How one held-out comment was scored.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Outcome {
+    /// The comment's position in the input it came from.
+    pub index: usize,
+    pub logit: f64,
+    pub verdict: Verdict,
+    pub spam: bool,
 }
 
 fn report(outcomes: &[Outcome], duplicates_removed: usize, overlap_removed: usize, folds: Option<usize>) -> Report {
@@ -84,6 +104,7 @@ fn report(outcomes: &[Outcome], duplicates_removed: usize, overlap_removed: usiz
         confusion,
         unsure_spam,
         unsure_ham,
+        outcomes: outcomes.to_vec(),
     }
 }
 
@@ -93,6 +114,7 @@ fn score_all(model: &SpamModel, examples: &[&Example]) -> Vec<Outcome> {
         .map(|e| {
             let s = model.score_ids(&e.ids);
             Outcome {
+                index: e.index,
                 logit: s.logit,
                 verdict: s.verdict,
                 spam: e.spam,

@@ -194,9 +194,9 @@ impl FeatureExtractor {
         normalize_into(&comment.content, &mut self.text);
         let mut flags = self.text.obfuscation;
         tokenize_into(&self.text.text, &mut self.tokens, &mut flags);
+        let links = links_in(&self.text.text, sink);
 
         self.words(sink);
-        let links = links_in(&self.text.text, sink);
         sink.add(
             feature_id(FeatureKind::LinkCount, bucket_links(links)),
             || Feature::new(FeatureKind::LinkCount, bucket_links(links)),

@@ -112,12 +112,13 @@ mod tests {
 
     #[test]
     fn recall_at_fpr_excludes_ties_with_ham() {
-        // 100 ham at 0..100, spam at 99.5 (above 99 of the ham) and at 50.
+        // 100 ham at 0..100, spam at 98.5 (above 99 of the ham), at 98 (tied with a ham) and at 50.
         let mut s: Vec<(f64, bool)> = (0..100).map(|i| (i as f64, false)).collect();
-        s.push((99.5, true));
+        s.push((98.5, true));
+        s.push((98.0, true));
         s.push((50.0, true));
-        assert_abs_diff_eq!(recall_at_fpr(&s, 0.01).unwrap_or(0.0), 0.5);
         assert_abs_diff_eq!(recall_at_fpr(&s, 0.0).unwrap_or(1.0), 0.0);
+        assert_abs_diff_eq!(recall_at_fpr(&s, 0.01).unwrap_or(0.0), 1.0 / 3.0);
         assert_abs_diff_eq!(recall_at_fpr(&s, 0.6).unwrap_or(0.0), 1.0);
     }
 

@@ -78,6 +78,8 @@ pub struct ModelData {
     pub info: ModelInfo,
     /// Log prior ratio of the fitted naive Bayes (spam over ham).
     pub bias: f64,
+    /// Each feature of a comment with `n` features counts `n^-length_power`.
+    pub length_power: f64,
     pub platt: Platt,
     pub thresholds: Thresholds,
     /// Feature ids, ascending, and their weights.
@@ -140,7 +142,7 @@ impl SpamModel {
             .filter_map(|id| self.weights.get(id))
             .map(|&w| f64::from(w))
             .sum();
-        sum + self.data.bias
+        sum * super::train::feature_value(ids.len(), self.data.length_power) + self.data.bias
     }
 
     /// The score of a comment's features.

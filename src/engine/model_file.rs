@@ -168,3 +168,70 @@ impl ModelFile {
         Ok(SpamModel::from_data(Self::decode(&bytes, path)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::train::tests::tiny_corpus;
+    use crate::engine::{featurize, train, TrainOptions};
+
+    fn model_bytes() -> (ModelData, Vec<u8>) {
+        let data = train(&featurize(&tiny_corpus()), TrainOptions::default(), 1).expect("trains");
+        let bytes = ModelFile::encode(&data).expect("encodes");
+        (data, bytes)
+    }
+
+    #[test]
+    fn a_saved_model_loads_back_the_same() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("m.saring");
+        let (data, _) = model_bytes();
+        ModelFile::save(&path, &data).expect("saves");
+        let loaded = ModelFile::load(&path).expect("loads");
+        assert_eq!(loaded.data(), &data);
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 1);
+    }
+
+    #[test]
+    fn damaged_files_are_refused_with_the_reason() {
+        let p = Path::new("m");
+        let (_, bytes) = model_bytes();
+        let err = |b: &[u8]| ModelFile::decode(b, p).expect_err("refused");
+        assert!(matches!(err(b"PK\x03\x04 zip"), ModelFileError::NotAModel { .. }));
+        assert!(matches!(err(&bytes[..bytes.len() - 10]), ModelFileError::Truncated { .. }));
+        assert!(matches!(err(&bytes[..12]), ModelFileError::Truncated { .. }));
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        assert!(matches!(err(&flipped), ModelFileError::Corrupt { .. }));
+        let mut newer = bytes.clone();
+        newer[8..10].copy_from_slice(&9u16.to_le_bytes());
+        newer[10..12].copy_from_slice(&9u16.to_le_bytes());
+        let e = err(&newer);
+        assert!(matches!(e, ModelFileError::TooNew { version: 9, .. }), "{e}");
+        assert!(e.to_string().contains("newer saring"));
+        let mut older = bytes.clone();
+        older[8..10].copy_from_slice(&0u16.to_le_bytes());
+        assert!(matches!(err(&older), ModelFileError::TooOld { .. }));
+    }
+
+    #[test]
+    fn a_model_of_other_features_is_refused() {
+        let (mut data, _) = model_bytes();
+        data.info.feature_version += 1;
+        let bytes = ModelFile::encode(&data).expect("encodes");
+        assert!(matches!(
+            ModelFile::decode(&bytes, Path::new("m")),
+            Err(ModelFileError::FeatureVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn a_newer_file_that_this_build_can_still_read_loads() {
+        let (data, mut bytes) = model_bytes();
+        bytes[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        let decoded = ModelFile::decode(&bytes, Path::new("m")).expect("readable by its oldest reader");
+        assert_eq!(decoded, data);
+    }
+}

@@ -100,7 +100,15 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
         }
         Some(c)
     });
+    let mut previous_ascii = false;
+    let mut decorated = false;
     for c in pre.nfkc() {
+        // A combining mark NFKC could not compose onto a plain letter is decoration: A̲M̲B̲I̲L̲, s̶l̶o̶t̶.
+        if previous_ascii && !c.is_ascii() && unicode_normalization::char::is_combining_mark(c) {
+            decorated = true;
+            continue;
+        }
+        previous_ascii = c.is_ascii_alphanumeric();
         if c.is_alphabetic() {
             out.letters += 1;
             if c.is_uppercase() {
@@ -112,6 +120,9 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
         } else {
             out.text.extend(c.to_lowercase());
         }
+    }
+    if decorated {
+        obfuscation.set(Obfuscation::STYLED);
     }
     // A trailing U+FEFF is an export artefact, not an attempt to hide anything.
     if obfuscation.has(Obfuscation::ZERO_WIDTH) && !has_inner_invisible(&decoded) {
@@ -236,6 +247,13 @@ mod tests {
     }
 
     #[test]
+    fn decorating_combining_marks_are_removed_but_accents_kept() {
+        let n = normalize("A\u{332}M\u{332}B\u{332}IL4D s\u{336}lot café nai\u{308}ve");
+        assert_eq!(n.text, "ambil4d slot café naïve");
+        assert!(n.obfuscation.has(Obfuscation::STYLED));
+    }
+
+    #[test]
     fn squared_letters_are_folded() {
         assert_eq!(normalize("🅂🄻🄾🅃 gacor").text, "slot gacor");
     }
@@ -253,7 +271,7 @@ mod tests {
     #[test]
     fn tags_are_stripped_keeping_link_targets_and_entities_decoded() {
         let n = normalize(r#"Nice &amp; <a href="https://Shop.example/x" rel="nofollow">cheap</a> post"#);
-        assert_eq!(n.text, "nice &   https://shop.example/x  cheap  post");
+        assert_eq!(n.text, "nice &  https://shop.example/x  cheap  post");
         assert!(n.had_html);
     }
 

@@ -63,6 +63,10 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
                 }
             }
             push_char_pairs(&run, out);
+            word = WordBuilder {
+                start: out.buf.len(),
+                ..WordBuilder::default()
+            };
         } else if is_word_char(c) {
             word.push(c, out);
         } else if (c == '\'' || c == '\u{2019}')
@@ -220,11 +224,12 @@ impl WordBuilder {
     }
 }
 
-/// Three or more single letters in a row (`s l o t g a c o r`) become one word.
+/// Three or more single letters or digits in a row (`s l o t g a c o r`, `a-e-r-o-8-8`) become one
+/// word, if at least one of them is a letter.
 fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
     let single = |t: &Tokens, i: usize| {
         let mut cs = t.get(i).chars();
-        matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphabetic() && !is_unspaced_script(c))
+        matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphanumeric() && !is_unspaced_script(c))
     };
     let n = out.spans.len();
     let mut i = 0;
@@ -234,7 +239,8 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
         while j < n && single(out, j) {
             j += 1;
         }
-        if j - i >= 3 {
+        let has_letter = (i..j).any(|k| out.get(k).chars().all(char::is_alphabetic));
+        if j - i >= 3 && has_letter {
             let spans = joined.get_or_insert_with(|| out.spans[..i].to_vec());
             let word: String = (i..j).map(|k| out.get(k)).collect();
             let start = out.buf.len() as u32;
@@ -278,8 +284,8 @@ mod tests {
 
     #[test]
     fn spaced_letters_are_joined() {
-        let (w, f) = words("main s l o t g a c o r di sini");
-        assert_eq!(w, ["main", "slotgacor", "di", "sini"]);
+        let (w, f) = words("main s l o t g a c o r di sini, a-e-r-o-8-8 dan 1 2 3");
+        assert_eq!(w, ["main", "slotgacor", "di", "sini", "aero88", "dan", "1", "2", "3"]);
         assert!(f.has(Obfuscation::SPACED));
     }
 

@@ -48,14 +48,17 @@ pub struct TrainOptions {
     pub alpha: f64,
     /// Features seen in fewer comments than this are left out of the model.
     pub min_count: u32,
+    /// Each feature of a comment with `n` features counts `n^-length_power` (0: every feature counts 1).
+    pub length_power: f64,
     pub targets: ThresholdTargets,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
-            alpha: 0.5,
+            alpha: 0.03,
             min_count: 1,
+            length_power: 0.75,
             targets: ThresholdTargets::default(),
         }
     }
@@ -82,13 +85,16 @@ pub struct Example {
     pub spam: bool,
     /// Hash of the normalized text: equal texts share it, and never straddle a split.
     pub group: u64,
+    /// Position of the comment in the input it was made from.
+    pub index: usize,
 }
 
 /// Extracts the features of labeled comments on every core. Comments without a label are skipped.
 pub fn featurize(comments: &[Comment]) -> Vec<Example> {
     comments
         .par_iter()
-        .map_init(FeatureExtractor::new, |ex, c| {
+        .enumerate()
+        .map_init(FeatureExtractor::new, |ex, (index, c)| {
             let label = c.label?;
             let mut ids = Vec::new();
             ex.ids(c, &mut ids);
@@ -96,18 +102,57 @@ pub fn featurize(comments: &[Comment]) -> Vec<Example> {
                 ids,
                 spam: label.is_spam(),
                 group: ex.content_key(),
+                index,
             })
         })
         .flatten()
         .collect()
 }
 
-/// Per-feature counts of comments: `[ham, spam]` for each calibration fold.
-type FoldCounts = [[u32; 2]; CALIBRATION_FOLDS];
+/// Per feature, for each calibration fold and class (`[ham, spam]`): how many comments hold it, and
+/// the sum of its values in them (1 each, or less under length normalization).
+#[derive(Debug, Clone, Copy, Default)]
+struct FoldCounts {
+    comments: [[u32; 2]; CALIBRATION_FOLDS],
+    sums: [[f32; 2]; CALIBRATION_FOLDS],
+}
+
+impl FoldCounts {
+    fn add(&mut self, other: &FoldCounts) {
+        for f in 0..CALIBRATION_FOLDS {
+            for c in 0..2 {
+                self.comments[f][c] += other.comments[f][c];
+                self.sums[f][c] += other.sums[f][c];
+            }
+        }
+    }
+
+    /// Comments and sums over every fold but `skip` (none if `skip` is out of range).
+    fn without(&self, skip: usize) -> (u32, [f64; 2]) {
+        let mut comments = 0;
+        let mut sums = [0.0; 2];
+        for f in (0..CALIBRATION_FOLDS).filter(|&f| f != skip) {
+            comments += self.comments[f][0] + self.comments[f][1];
+            sums[0] += f64::from(self.sums[f][0]);
+            sums[1] += f64::from(self.sums[f][1]);
+        }
+        (comments, sums)
+    }
+}
 
 fn fold_of(group: u64) -> usize {
     // The group hash is uniform; fold by its top bits so folds do not correlate with hash-map buckets.
     ((group >> 40) % CALIBRATION_FOLDS as u64) as usize
+}
+
+/// The value each feature of a comment with `n` features takes: `n^-power`.
+#[inline]
+pub fn feature_value(n: usize, power: f64) -> f64 {
+    if power == 0.0 || n == 0 {
+        1.0
+    } else {
+        (n as f64).powf(-power)
+    }
 }
 
 /// Trains a model from featurized examples.
@@ -122,10 +167,10 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
         return Err(TrainError::OneClass { spam, ham });
     }
 
-    let counts = count_features(examples);
+    let counts = count_features(examples, options.length_power);
     let mut ids: Vec<u64> = counts
         .iter()
-        .filter(|(_, c)| total(c) >= options.min_count)
+        .filter(|(_, c)| c.without(usize::MAX).0 >= options.min_count)
         .map(|(&id, _)| id)
         .collect();
     ids.sort_unstable();
@@ -134,18 +179,9 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
     let index: FxHashMap<u64, u32> = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
     let mut oof = vec![0.0f64; examples.len()];
     for fold in 0..CALIBRATION_FOLDS {
-        let held_out = |c: &FoldCounts| c[fold];
-        let kept: Vec<[f64; 2]> = ids
-            .iter()
-            .map(|id| {
-                let c = &counts[id];
-                let out = held_out(c);
-                let all = sum_folds(c);
-                [f64::from(all[0] - out[0]), f64::from(all[1] - out[1])]
-            })
-            .collect();
-        let fitted = fit_multinomial_nb(&kept, options.alpha, options.min_count)?;
-        let weights = fitted.weights;
+        let kept: Vec<(u32, [f64; 2])> = ids.iter().map(|id| counts[id].without(fold)).collect();
+        let weights = fit_multinomial_nb(&kept, options.alpha, options.min_count)?;
+        let bias = log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold));
         oof.par_iter_mut()
             .zip(examples.par_iter())
             .filter(|(_, e)| fold_of(e.group) == fold)
@@ -156,24 +192,23 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
                     .filter_map(|id| index.get(id))
                     .map(|&i| weights[i as usize])
                     .sum();
-                *score = sum + fitted.bias;
+                *score = sum * feature_value(e.ids.len(), options.length_power) + bias;
             });
     }
     let labeled: Vec<(f64, bool)> = oof.iter().copied().zip(examples.iter().map(|e| e.spam)).collect();
+    if std::env::var("SARING_EXP_OOF").is_ok() {
+        eprintln!("OOF auc {:.4} r1 {:.4}", super::metrics::roc_auc(&labeled).unwrap_or(0.0), super::metrics::recall_at_fpr(&labeled, 0.01).unwrap_or(0.0));
+    }
     let platt = Platt::fit(&labeled);
     let logits: Vec<(f64, bool)> = labeled.iter().map(|&(x, y)| (platt.logit(x), y)).collect();
     let thresholds = Thresholds::choose(&logits, options.targets);
 
     // The model itself, on everything.
-    let all: Vec<[f64; 2]> = ids
+    let all: Vec<(u32, [f64; 2])> = ids.iter().map(|id| counts[id].without(usize::MAX)).collect();
+    let weights: Vec<f32> = fit_multinomial_nb(&all, options.alpha, options.min_count)?
         .iter()
-        .map(|id| {
-            let s = sum_folds(&counts[id]);
-            [f64::from(s[0]), f64::from(s[1])]
-        })
+        .map(|&w| w as f32)
         .collect();
-    let fitted = fit_multinomial_nb(&all, options.alpha, options.min_count)?;
-    let weights: Vec<f32> = fitted.weights.iter().map(|&w| w as f32).collect();
 
     Ok(ModelData {
         info: ModelInfo {
@@ -184,7 +219,8 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
             min_count: options.min_count,
             feature_version: FEATURE_VERSION,
         },
-        bias: fitted.bias,
+        bias: log_prior_ratio(examples.iter()),
+        length_power: options.length_power,
         platt,
         thresholds,
         ids,
@@ -192,60 +228,59 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
     })
 }
 
-fn total(c: &FoldCounts) -> u32 {
-    let s = sum_folds(c);
-    s[0] + s[1]
-}
-
-fn sum_folds(c: &FoldCounts) -> [u32; 2] {
-    c.iter().fold([0, 0], |acc, f| [acc[0] + f[0], acc[1] + f[1]])
-}
-
-/// How many comments of each class and fold hold each feature, counted on every core.
-fn count_features(examples: &[Example]) -> FxHashMap<u64, FoldCounts> {
+/// Per-feature counts, gathered on every core.
+fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts> {
     examples
         .par_chunks(4096)
         .fold(FxHashMap::<u64, FoldCounts>::default, |mut map, chunk| {
             for e in chunk {
                 let fold = fold_of(e.group);
                 let class = usize::from(e.spam);
+                let value = feature_value(e.ids.len(), power) as f32;
                 for &id in &e.ids {
-                    map.entry(id).or_insert([[0; 2]; CALIBRATION_FOLDS])[fold][class] += 1;
+                    let c = map.entry(id).or_default();
+                    c.comments[fold][class] += 1;
+                    c.sums[fold][class] += value;
                 }
             }
             map
         })
-        .reduce(FxHashMap::default, |mut a, b| {
-            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, std::mem::take(&mut a)) };
-            for (id, c) in small {
-                let e = big.entry(id).or_insert([[0; 2]; CALIBRATION_FOLDS]);
-                for (f, cf) in c.iter().enumerate() {
-                    e[f][0] += cf[0];
-                    e[f][1] += cf[1];
-                }
+        .reduce(FxHashMap::default, |mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
             }
-            big
+            for (id, c) in b {
+                a.entry(id).or_default().add(&c);
+            }
+            a
         })
 }
 
-/// A fitted naive Bayes as sparse weights over the columns it was given.
-struct Fitted {
-    /// `log P(f | spam) − log P(f | ham)` per column; 0 for columns left out of this fit.
-    weights: Vec<f64>,
-    /// `log P(spam) − log P(ham)`.
-    bias: f64,
+/// `log P(spam) − log P(ham)` from the class counts: the prior naive Bayes fits on one row per comment.
+/// (Fitted on one row per class, linfa-bayes sees a uniform prior, so saring supplies it.)
+fn log_prior_ratio<'a>(examples: impl Iterator<Item = &'a Example>) -> f64 {
+    let (mut spam, mut ham) = (0u64, 0u64);
+    for e in examples {
+        if e.spam {
+            spam += 1;
+        } else {
+            ham += 1;
+        }
+    }
+    ((spam.max(1)) as f64).ln() - ((ham.max(1)) as f64).ln()
 }
 
-/// Fits linfa-bayes' `MultinomialNb` on the per-class sums (`[ham, spam]` per column), using only the
-/// columns seen in at least `min_count` comments, and returns one log-odds weight per column.
-fn fit_multinomial_nb(sums: &[[f64; 2]], alpha: f64, min_count: u32) -> Result<Fitted, TrainError> {
-    let used: Vec<usize> = (0..sums.len())
-        .filter(|&i| sums[i][0] + sums[i][1] >= f64::from(min_count.max(1)))
+/// Fits linfa-bayes' `MultinomialNb` on the per-class sums (`(comments, [ham, spam])` per column),
+/// using only the columns seen in at least `min_count` comments, and returns one log-odds weight per
+/// column: `log P(f | spam) − log P(f | ham)`, 0 for columns left out.
+fn fit_multinomial_nb(columns: &[(u32, [f64; 2])], alpha: f64, min_count: u32) -> Result<Vec<f64>, TrainError> {
+    let used: Vec<usize> = (0..columns.len())
+        .filter(|&i| columns[i].0 >= min_count.max(1))
         .collect();
     let mut records = Array2::<f64>::zeros((2, used.len()));
     for (col, &i) in used.iter().enumerate() {
-        records[[0, col]] = sums[i][0];
-        records[[1, col]] = sums[i][1];
+        records[[0, col]] = columns[i].1[0];
+        records[[1, col]] = columns[i].1[1];
     }
     let targets = Array1::from(vec![0usize, 1]);
     let nb = MultinomialNb::params()
@@ -254,14 +289,11 @@ fn fit_multinomial_nb(sums: &[[f64; 2]], alpha: f64, min_count: u32) -> Result<F
         .map_err(|e| TrainError::Fit(e.to_string()))?;
     let params = NbParameters::of(&nb)?;
     let (ham, spam) = (params.class(0)?, params.class(1)?);
-    let mut weights = vec![0.0; sums.len()];
+    let mut weights = vec![0.0; columns.len()];
     for (col, &i) in used.iter().enumerate() {
         weights[i] = spam.feature_log_prob[col] - ham.feature_log_prob[col];
     }
-    Ok(Fitted {
-        weights,
-        bias: spam.prior.ln() - ham.prior.ln(),
-    })
+    Ok(weights)
 }
 
 /// The parameters of a fitted `MultinomialNb`, read through its serde representation (its fields are
@@ -275,7 +307,8 @@ pub(crate) struct NbParameters {
 pub(crate) struct ClassParameters {
     #[allow(dead_code)]
     class_count: usize,
-    pub(crate) prior: f64,
+    #[allow(dead_code)]
+    prior: f64,
     #[allow(dead_code)]
     feature_count: Array1<f64>,
     pub(crate) feature_log_prob: Array1<f64>,
@@ -291,5 +324,111 @@ impl NbParameters {
         self.class_info
             .get(&label)
             .ok_or_else(|| TrainError::Fit(format!("the fitted model has no class {label}")))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::calibrate::sigmoid;
+    use crate::engine::SpamModel;
+    use approx::assert_relative_eq;
+    use linfa_bayes::NaiveBayes;
+
+    pub(crate) fn tiny_corpus() -> Vec<Comment> {
+        include_str!("../../tests/fixtures/tiny-corpus.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("fixture line is a comment"))
+            .collect()
+    }
+
+    /// The textbook way: one dense row per comment, fitted and scored by linfa-bayes itself.
+    #[test]
+    fn sparse_scorer_agrees_with_linfa_predict_proba() {
+        let comments = tiny_corpus();
+        let unseen: Vec<Comment> = comments.iter().step_by(4).cloned().collect();
+        let training: Vec<Comment> = comments
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 4 != 0)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let examples = featurize(&training);
+        let options = TrainOptions::default();
+        let model = SpamModel::from_data(train(&examples, options, 0).expect("trains"));
+
+        let data = model.data();
+        let column: FxHashMap<u64, usize> = data.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let dense = |ids: &[u64]| -> Vec<f64> {
+            let mut row = vec![0.0; column.len()];
+            for id in ids {
+                if let Some(&c) = column.get(id) {
+                    row[c] = feature_value(ids.len(), options.length_power);
+                }
+            }
+            row
+        };
+        let mut records = Array2::<f64>::zeros((examples.len(), column.len()));
+        for (i, e) in examples.iter().enumerate() {
+            records.row_mut(i).assign(&Array1::from(dense(&e.ids)));
+        }
+        let targets = Array1::from(examples.iter().map(|e| usize::from(e.spam)).collect::<Vec<_>>());
+        let nb = MultinomialNb::params()
+            .alpha(options.alpha)
+            .fit(&Dataset::new(records, targets))
+            .expect("linfa fits");
+
+        let scored = featurize(&comments);
+        assert_eq!(scored.len(), 40);
+        let mut x = Array2::<f64>::zeros((scored.len(), column.len()));
+        for (i, e) in scored.iter().enumerate() {
+            x.row_mut(i).assign(&Array1::from(dense(&e.ids)));
+        }
+        let (proba, classes) = nb.predict_proba(x.view());
+        assert_eq!(classes, vec![&0, &1]);
+        for (i, e) in scored.iter().enumerate() {
+            let ours = sigmoid(model.log_odds(&e.ids));
+            assert_relative_eq!(ours, proba[[i, 1]], epsilon = 1e-5, max_relative = 1e-4);
+        }
+        // The comparison is not vacuous: the model separates the two classes it was not trained on.
+        let unseen_scores: Vec<(f64, bool)> = featurize(&unseen)
+            .iter()
+            .map(|e| (model.log_odds(&e.ids), e.spam))
+            .collect();
+        assert!(unseen_scores.iter().any(|s| s.1) && unseen_scores.iter().any(|s| !s.1));
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let examples = featurize(&tiny_corpus());
+        let a = train(&examples, TrainOptions::default(), 7).expect("trains");
+        let b = train(&examples, TrainOptions::default(), 7).expect("trains");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn one_class_or_nothing_is_refused() {
+        let spam_only: Vec<Example> = featurize(&tiny_corpus()).into_iter().filter(|e| e.spam).collect();
+        assert!(matches!(
+            train(&spam_only, TrainOptions::default(), 0),
+            Err(TrainError::OneClass { ham: 0, .. })
+        ));
+        assert!(matches!(train(&[], TrainOptions::default(), 0), Err(TrainError::Empty)));
+        let bad = TrainOptions {
+            alpha: 0.0,
+            ..TrainOptions::default()
+        };
+        assert!(matches!(train(&featurize(&tiny_corpus()), bad, 0), Err(TrainError::Options(_))));
+    }
+
+    #[test]
+    fn thresholds_are_ordered_and_the_model_ranks_spam_first() {
+        let examples = featurize(&tiny_corpus());
+        let model = SpamModel::from_data(train(&examples, TrainOptions::default(), 0).expect("trains"));
+        let t = model.thresholds();
+        assert!(t.unsure <= t.spam && t.spam < t.discard);
+        let scored: Vec<(f64, bool)> = examples.iter().map(|e| (model.score_ids(&e.ids).logit, e.spam)).collect();
+        let auc = crate::engine::metrics::roc_auc(&scored).unwrap_or(0.0);
+        assert!(auc > 0.95, "training AUC {auc}");
     }
 }
