@@ -1,0 +1,241 @@
+//! Black-box tests of the `saring` binary, each in its own temporary folder.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn saring() -> Command {
+    let mut cmd = Command::cargo_bin("saring").expect("the saring binary is built");
+    cmd.env_remove("SARING_MODEL");
+    cmd
+}
+
+/// Trains on the tiny fixture corpus into `dir/model.saring`.
+fn trained_model(dir: &Path) -> PathBuf {
+    let model = dir.join("model.saring");
+    let out = saring()
+        .args(["train", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    model
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).expect("valid JSON output")
+}
+
+#[test]
+fn train_reports_counts_and_prints_no_debug_output() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("m.saring");
+    let out = saring()
+        .args(["train", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("on 40 comments (20 spam, 20 ham)"), "{stderr}");
+    // linfa-bayes 0.8.1's stray dbg! would print class histograms here.
+    assert!(!stderr.contains("ClassHistogram") && !stderr.contains("feature_log_prob"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(model.exists());
+}
+
+#[test]
+fn score_reads_json_on_stdin_and_explains() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let out = saring()
+        .arg("score")
+        .arg("--model")
+        .arg(&model)
+        .write_stdin(r#"{"content":"Gas main di 𝐙𝐄𝐔𝐒𝟏𝟑𝟖 pasti gacor maxwin, depo 10k!","post_title":"Resep soto ayam"}"#)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out.stdout);
+    let score = v["score"].as_f64().expect("score");
+    assert!((0.0..=1.0).contains(&score));
+    assert!(score > 0.5, "{v}");
+    assert_ne!(v["verdict"], "ham");
+    let reasons = v["reasons"].as_array().expect("reasons");
+    assert!(!reasons.is_empty() && reasons[0]["weight"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
+    assert!(v["model"].as_str().is_some_and(|m| m.starts_with("nb-")));
+}
+
+#[test]
+fn score_text_flag_scores_plain_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let out = saring()
+        .args(["score", "--text", "Thanks, this was very helpful for my garden"])
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v = json(&out.stdout);
+    assert!(v["score"].as_f64().expect("score") < 0.5, "{v}");
+}
+
+#[test]
+fn score_rejects_a_comment_without_content() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let out = saring()
+        .arg("score")
+        .arg("--model")
+        .arg(&model)
+        .write_stdin(r#"{"author":"x"}"#)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("content"));
+}
+
+#[test]
+fn batch_writes_one_line_per_comment_in_input_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let output = dir.path().join("scores.jsonl");
+    let out = saring()
+        .args(["batch", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&output).expect("output written");
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| json(l.as_bytes())["id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=40).map(|i| format!("t{i:02}")).collect();
+    assert_eq!(ids, expected);
+    for line in text.lines() {
+        let v = json(line.as_bytes());
+        assert!(v["score"].is_f64() && v["verdict"].is_string() && v["discard"].is_boolean());
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scored 40 comments"));
+}
+
+#[test]
+fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n").expect("write");
+    let output = dir.path().join("out.jsonl");
+    let out = saring()
+        .args(["batch", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in.jsonl:line 2"), "{stderr}");
+    assert!(!output.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".saring"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    let out = saring()
+        .args(["batch", "--skip-invalid", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 invalid"));
+    let lines = std::fs::read_to_string(&output).expect("output").lines().count();
+    assert_eq!(lines, 2);
+}
+
+#[test]
+fn eval_cross_validates_and_reports_every_metric() {
+    let out = saring()
+        .args(["eval", "--folds", "4", "--json", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out.stdout);
+    assert_eq!(v["comments"], 40);
+    assert_eq!(v["folds"], 4);
+    for key in ["roc_auc", "precision", "recall", "f1", "false_positive_rate", "recall_at_1pct_fpr", "recall_at_0_1pct_fpr"] {
+        assert!(v[key].is_f64(), "{key} missing in {v}");
+    }
+    let c = &v["confusion"];
+    let total: u64 = ["true_spam", "false_spam", "true_ham", "false_ham"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 40);
+}
+
+#[test]
+fn eval_on_a_test_file_leaves_out_texts_seen_in_training() {
+    let out = saring()
+        .args(["eval", "--json", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg("--test")
+        .arg(fixture("tiny-corpus.jsonl"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v = json(&out.stdout);
+    assert_eq!(v["overlap_removed"], 40);
+    assert_eq!(v["comments"], 0);
+}
+
+#[test]
+fn a_corrupt_model_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let mut bytes = std::fs::read(&model).expect("model");
+    let n = bytes.len();
+    bytes.truncate(n - 7);
+    std::fs::write(&model, &bytes).expect("write");
+    let out = saring()
+        .args(["score", "--text", "hello"])
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["train", "score", "batch", "eval"] {
+        let out = saring().args([sub, "--help"]).output().expect("runs");
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("--model"), "{sub}");
+    }
+}

@@ -1,0 +1,68 @@
+//! Accuracy on the public labeled sets in `../shared/data` (deduplicated 5-fold cross-validation).
+//! The floors here are regression guards; the figures the README reports come from `saring eval`.
+//! When the folder is absent the tests say so and pass without measuring.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: {} is absent; public-dataset accuracy not measured", dir.display());
+        None
+    }
+}
+
+fn cross_validate(args: &[&str], files: &[PathBuf]) -> serde_json::Value {
+    let out = Command::cargo_bin("saring")
+        .expect("binary")
+        .args(["eval", "--folds", "5", "--json"])
+        .args(args)
+        .arg("--input")
+        .args(files)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn check(report: &serde_json::Value, min_auc: f64, min_recall: f64) {
+    let auc = report["roc_auc"].as_f64().unwrap_or(0.0);
+    let recall = report["recall_at_1pct_fpr"].as_f64().unwrap_or(0.0);
+    assert!(auc >= min_auc, "AUC {auc} < {min_auc}: {report}");
+    assert!(recall >= min_recall, "recall at 1% FPR {recall} < {min_recall}: {report}");
+}
+
+#[test]
+fn youtube_spam_collection_cross_validation() {
+    let Some(dir) = data_dir() else { return };
+    let files: Vec<PathBuf> = (1..=5)
+        .filter_map(|i| {
+            std::fs::read_dir(dir.join("youtube-spam-collection-v1"))
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().contains(&format!("Youtube0{i}")))
+        })
+        .collect();
+    assert_eq!(files.len(), 5);
+    check(&cross_validate(&[], &files), 0.985, 0.85);
+}
+
+#[test]
+fn indonesian_gambling_cross_validation() {
+    let Some(dir) = data_dir() else { return };
+    let file = dir.join("id-youtube-judol-diashitenas/dataset.csv");
+    check(&cross_validate(&[], &[file]), 0.99, 0.88);
+}
+
+#[test]
+fn sms_spam_collection_cross_validation() {
+    let Some(dir) = data_dir() else { return };
+    let file = dir.join("sms-spam-collection-v1/SMSSpamCollection");
+    let args = ["--delimiter", "tab", "--no-header", "--no-quoting", "--map", "label=0", "--map", "content=1"];
+    check(&cross_validate(&args, &[file]), 0.99, 0.94);
+}
