@@ -6,7 +6,9 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn saring() -> Command {
@@ -25,7 +27,11 @@ fn trained_model(dir: &Path) -> PathBuf {
         .arg(&model)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     model
 }
 
@@ -46,9 +52,15 @@ fn train_reports_counts_and_prints_no_debug_output() {
         .expect("runs");
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("on 40 comments (20 spam, 20 ham)"), "{stderr}");
+    assert!(
+        stderr.contains("on 40 comments (20 spam, 20 ham)"),
+        "{stderr}"
+    );
     // linfa-bayes 0.8.1's stray dbg! would print class histograms here.
-    assert!(!stderr.contains("ClassHistogram") && !stderr.contains("feature_log_prob"), "{stderr}");
+    assert!(
+        !stderr.contains("ClassHistogram") && !stderr.contains("feature_log_prob"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
     assert!(model.exists());
 }
@@ -64,14 +76,21 @@ fn score_reads_json_on_stdin_and_explains() {
         .write_stdin(r#"{"content":"Gas main di 𝐙𝐄𝐔𝐒𝟏𝟑𝟖 pasti gacor maxwin, depo 10k!","post_title":"Resep soto ayam"}"#)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out.stdout);
     let score = v["score"].as_f64().expect("score");
     assert!((0.0..=1.0).contains(&score));
     assert!(score > 0.5, "{v}");
     assert_ne!(v["verdict"], "ham");
     let reasons = v["reasons"].as_array().expect("reasons");
-    assert!(!reasons.is_empty() && reasons[0]["weight"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
+    assert!(
+        !reasons.is_empty() && reasons[0]["weight"].as_f64().unwrap_or(0.0) > 0.0,
+        "{v}"
+    );
     assert!(v["model"].as_str().is_some_and(|m| m.starts_with("nb-")));
 }
 
@@ -80,7 +99,11 @@ fn score_text_flag_scores_plain_text() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let out = saring()
-        .args(["score", "--text", "Thanks, this was very helpful for my garden"])
+        .args([
+            "score",
+            "--text",
+            "Thanks, this was very helpful for my garden",
+        ])
         .arg("--model")
         .arg(&model)
         .output()
@@ -119,7 +142,11 @@ fn batch_writes_one_line_per_comment_in_input_order() {
         .arg(&model)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&output).expect("output written");
     let ids: Vec<String> = text
         .lines()
@@ -139,7 +166,11 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let input = dir.path().join("in.jsonl");
-    std::fs::write(&input, "{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n").expect("write");
+    std::fs::write(
+        &input,
+        "{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n",
+    )
+    .expect("write");
     let output = dir.path().join("out.jsonl");
     let out = saring()
         .args(["batch", "--input"])
@@ -172,7 +203,10 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
         .expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 invalid"));
-    let lines = std::fs::read_to_string(&output).expect("output").lines().count();
+    let lines = std::fs::read_to_string(&output)
+        .expect("output")
+        .lines()
+        .count();
     assert_eq!(lines, 2);
 }
 
@@ -183,11 +217,23 @@ fn eval_cross_validates_and_reports_every_metric() {
         .arg(fixture("tiny-corpus.jsonl"))
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out.stdout);
     assert_eq!(v["comments"], 40);
     assert_eq!(v["folds"], 4);
-    for key in ["roc_auc", "precision", "recall", "f1", "false_positive_rate", "recall_at_1pct_fpr", "recall_at_0_1pct_fpr"] {
+    for key in [
+        "roc_auc",
+        "precision",
+        "recall",
+        "f1",
+        "false_positive_rate",
+        "recall_at_1pct_fpr",
+        "recall_at_0_1pct_fpr",
+    ] {
         assert!(v[key].is_f64(), "{key} missing in {v}");
     }
     let c = &v["confusion"];
@@ -236,6 +282,9 @@ fn every_subcommand_has_help() {
     for sub in ["train", "score", "batch", "eval"] {
         let out = saring().args([sub, "--help"]).output().expect("runs");
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("--model"), "{sub}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--model"),
+            "{sub}"
+        );
     }
 }

@@ -11,7 +11,10 @@ fn data_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: {} is absent; public-dataset accuracy not measured", dir.display());
+        eprintln!(
+            "SKIPPED: {} is absent; public-dataset accuracy not measured",
+            dir.display()
+        );
         None
     }
 }
@@ -25,7 +28,11 @@ fn cross_validate(args: &[&str], files: &[PathBuf]) -> serde_json::Value {
         .args(files)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
@@ -33,7 +40,10 @@ fn check(report: &serde_json::Value, min_auc: f64, min_recall: f64) {
     let auc = report["roc_auc"].as_f64().unwrap_or(0.0);
     let recall = report["recall_at_1pct_fpr"].as_f64().unwrap_or(0.0);
     assert!(auc >= min_auc, "AUC {auc} < {min_auc}: {report}");
-    assert!(recall >= min_recall, "recall at 1% FPR {recall} < {min_recall}: {report}");
+    assert!(
+        recall >= min_recall,
+        "recall at 1% FPR {recall} < {min_recall}: {report}"
+    );
 }
 
 #[test]
@@ -63,6 +73,15 @@ fn indonesian_gambling_cross_validation() {
 fn sms_spam_collection_cross_validation() {
     let Some(dir) = data_dir() else { return };
     let file = dir.join("sms-spam-collection-v1/SMSSpamCollection");
-    let args = ["--delimiter", "tab", "--no-header", "--no-quoting", "--map", "label=0", "--map", "content=1"];
+    let args = [
+        "--delimiter",
+        "tab",
+        "--no-header",
+        "--no-quoting",
+        "--map",
+        "label=0",
+        "--map",
+        "content=1",
+    ];
     check(&cross_validate(&args, &[file]), 0.99, 0.94);
 }

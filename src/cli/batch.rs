@@ -49,9 +49,12 @@ enum Item {
     /// A JSONL line, parsed by the workers.
     Line(u64, String),
     /// A record already parsed by a format reader.
-    Parsed(Comment, Position),
+    Parsed(Box<Comment>, Position),
     Bad(ReadError),
 }
+
+/// A comment's output line, with its verdict and discard flag for the summary.
+type Scored = (Vec<u8>, Verdict, bool);
 
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -127,11 +130,13 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let mut tally = Tally::default();
     let result = (|| -> anyhow::Result<()> {
         for chunk in rx {
-            let lines: Vec<Result<(Vec<u8>, Verdict, bool), ReadError>> = chunk
+            let lines: Vec<Result<Scored, ReadError>> = chunk
                 .into_par_iter()
                 .map_init(
                     || (FeatureExtractor::new(), Vec::new()),
-                    |(ex, ids), item| score_item(&model, ex, ids, item, args.input.as_path(), args.reasons),
+                    |(ex, ids), item| {
+                        score_item(&model, ex, ids, item, args.input.as_path(), args.reasons)
+                    },
                 )
                 .collect();
             for line in lines {
@@ -198,12 +203,14 @@ fn spawn_reader(
         Format::Jsonl => {
             let mut lines = Lines::new(reader, &path);
             Box::new(std::iter::from_fn(move || {
-                lines.next_line().map(|l| l.map(|(n, text)| Item::Line(n, text)))
+                lines
+                    .next_line()
+                    .map(|l| l.map(|(n, text)| Item::Line(n, text)))
             }))
         }
         Format::Csv => Box::new(
             crate::formats::csv::CsvReader::new(reader, &path, &args.format.csv_options())?
-                .map(|r| r.map(|r| Item::Parsed(r.comment, r.position))),
+                .map(|r| r.map(|r| Item::Parsed(Box::new(r.comment), r.position))),
         ),
     };
     Ok(std::thread::spawn(move || -> anyhow::Result<()> {
@@ -214,7 +221,11 @@ fn spawn_reader(
                 Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
                 Err(e) => return Err(e.into()),
             });
-            if chunk.len() == CHUNK && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() {
+            if chunk.len() == CHUNK
+                && tx
+                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    .is_err()
+            {
                 return Ok(());
             }
         }
@@ -232,10 +243,10 @@ fn score_item(
     item: Item,
     file: &Path,
     reasons: usize,
-) -> Result<(Vec<u8>, Verdict, bool), ReadError> {
+) -> Result<Scored, ReadError> {
     let (comment, position) = match item {
         Item::Line(n, text) => (parse_line(&text, file, n)?, Position::Line(n)),
-        Item::Parsed(c, p) => (c, p),
+        Item::Parsed(c, p) => (*c, p),
         Item::Bad(e) => return Err(e),
     };
     let score = model.score(&comment, extractor, ids);
@@ -255,7 +266,8 @@ fn score_item(
         discard: score.discard,
         reasons,
     };
-    let mut bytes = serde_json::to_vec(&line).map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
+    let mut bytes =
+        serde_json::to_vec(&line).map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
     bytes.push(b'\n');
     Ok((bytes, score.verdict, score.discard))
 }

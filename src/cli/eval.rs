@@ -46,10 +46,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let measured: Vec<Comment>;
     let report = if args.test.is_empty() {
         if args.inputs.is_empty() {
-            bail!("give --input FILE... for cross-validation, or --test FILE... to measure a model");
+            bail!(
+                "give --input FILE... for cross-validation, or --test FILE... to measure a model"
+            );
         }
         (measured, _) = args.format.read_all(&args.inputs)?;
-        cross_validate(featurize(&measured), args.folds.unwrap_or(5), args.seed, options)?
+        cross_validate(
+            featurize(&measured),
+            args.folds.unwrap_or(5),
+            args.seed,
+            options,
+        )?
     } else {
         (measured, _) = args.format.read_all(&args.test)?;
         let test = featurize(&measured);
@@ -112,8 +119,14 @@ fn render(r: &Report) -> String {
     s += &format!("  F1                  {:.4}\n", r.f1);
     s += &format!("  false-positive rate {:.4}\n", r.false_positive_rate);
     s += "  confusion matrix    called spam  called not spam\n";
-    s += &format!("    spam              {:>11}  {:>15}\n", c.true_spam, c.false_ham);
-    s += &format!("    ham               {:>11}  {:>15}\n", c.false_spam, c.true_ham);
+    s += &format!(
+        "    spam              {:>11}  {:>15}\n",
+        c.true_spam, c.false_ham
+    );
+    s += &format!(
+        "    ham               {:>11}  {:>15}\n",
+        c.false_spam, c.true_ham
+    );
     s += &format!(
         "  held as unsure      {} spam, {} ham\n",
         r.unsure_spam, r.unsure_ham

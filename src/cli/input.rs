@@ -52,7 +52,9 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         _ if s.len() == 1 => Ok(s.as_bytes()[0]),
-        _ => Err(format!("the delimiter must be one ASCII character or \"tab\", not {s:?}")),
+        _ => Err(format!(
+            "the delimiter must be one ASCII character or \"tab\", not {s:?}"
+        )),
     }
 }
 
@@ -77,13 +79,19 @@ impl FormatArgs {
             return Ok(f);
         }
         let mut head = [0u8; 512];
-        let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let n = file.read(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut file =
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let n = file
+            .read(&mut head)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         Ok(Format::detect(&head[..n]))
     }
 
     /// A streaming reader of `path`.
-    pub fn open(&self, path: &Path) -> anyhow::Result<Box<dyn Iterator<Item = Result<Record, ReadError>>>> {
+    pub fn open(
+        &self,
+        path: &Path,
+    ) -> anyhow::Result<Box<dyn Iterator<Item = Result<Record, ReadError>>>> {
         let format = self.format_of(path)?;
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let reader = BufReader::with_capacity(1 << 16, file);

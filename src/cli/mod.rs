@@ -56,7 +56,10 @@ pub fn default_model_path() -> PathBuf {
     if local.exists() {
         local
     } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default.saring"))
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default.saring"
+        ))
     }
 }
 

@@ -39,8 +39,9 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             std::io::stdin()
                 .read_to_string(&mut input)
                 .context("reading the comment from stdin")?;
-            serde_json::from_str(input.trim_start_matches('\u{FEFF}'))
-                .context("stdin must hold one comment as JSON, e.g. {\"content\": \"…\"} (or use --text)")?
+            serde_json::from_str(input.trim_start_matches('\u{FEFF}')).context(
+                "stdin must hold one comment as JSON, e.g. {\"content\": \"…\"} (or use --text)",
+            )?
         }
     };
     let (score, reasons) = model.explain(&comment, &mut FeatureExtractor::new(), args.reasons);

@@ -64,11 +64,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let unlabeled = comments.iter().filter(|c| c.label.is_none()).count();
     let examples = featurize(&comments);
     if examples.is_empty() {
-        bail!("none of the {} comments read has a label (\"spam\" or \"ham\")", comments.len());
+        bail!(
+            "none of the {} comments read has a label (\"spam\" or \"ham\")",
+            comments.len()
+        );
     }
     let data = train(&examples, options, super::now())?;
     let path = args.model.path();
-    ModelFile::save(&path, &data).with_context(|| format!("saving the model to {}", path.display()))?;
+    ModelFile::save(&path, &data)
+        .with_context(|| format!("saving the model to {}", path.display()))?;
     let model = SpamModel::from_data(data);
     let info = model.info();
     let t = model.thresholds();

@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn thresholds_respect_the_target_false_positive_rates() {
-        let mut data: Vec<(f64, bool)> = (0..1000).map(|i| (i as f64 / 100.0 - 5.0, false)).collect();
+        let mut data: Vec<(f64, bool)> =
+            (0..1000).map(|i| (i as f64 / 100.0 - 5.0, false)).collect();
         data.extend((0..100).map(|i| (i as f64 / 10.0, true)));
         let t = Thresholds::choose(&data, ThresholdTargets::default());
         let fpr = |th: f64| data.iter().filter(|s| !s.1 && s.0 >= th).count() as f64 / 1000.0;

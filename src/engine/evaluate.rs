@@ -57,7 +57,10 @@ impl Report {
 pub fn deduplicate(examples: Vec<Example>) -> (Vec<Example>, usize) {
     let before = examples.len();
     let mut seen = HashSet::new();
-    let kept: Vec<Example> = examples.into_iter().filter(|e| seen.insert(e.group)).collect();
+    let kept: Vec<Example> = examples
+        .into_iter()
+        .filter(|e| seen.insert(e.group))
+        .collect();
     let removed = before - kept.len();
     (kept, removed)
 }
@@ -72,7 +75,12 @@ pub struct Outcome {
     pub spam: bool,
 }
 
-fn report(outcomes: &[Outcome], duplicates_removed: usize, overlap_removed: usize, folds: Option<usize>) -> Report {
+fn report(
+    outcomes: &[Outcome],
+    duplicates_removed: usize,
+    overlap_removed: usize,
+    folds: Option<usize>,
+) -> Report {
     let ranked: Vec<(f64, bool)> = outcomes.iter().map(|o| (o.logit, o.spam)).collect();
     let mut confusion = Confusion::default();
     let (mut unsure_spam, mut unsure_ham) = (0, 0);
@@ -131,7 +139,9 @@ pub fn cross_validate(
     options: TrainOptions,
 ) -> Result<Report, TrainError> {
     if folds < 2 {
-        return Err(TrainError::Options(format!("cross-validation needs at least 2 folds, not {folds}")));
+        return Err(TrainError::Options(format!(
+            "cross-validation needs at least 2 folds, not {folds}"
+        )));
     }
     let (examples, duplicates) = deduplicate(examples);
     let fold_of = |e: &Example| {
@@ -150,7 +160,11 @@ pub fn cross_validate(
 }
 
 /// Measures a model on a test set, leaving out duplicates and any text in `trained_groups`.
-pub fn evaluate(model: &SpamModel, test: Vec<Example>, trained_groups: Option<&HashSet<u64>>) -> Report {
+pub fn evaluate(
+    model: &SpamModel,
+    test: Vec<Example>,
+    trained_groups: Option<&HashSet<u64>>,
+) -> Report {
     let (test, duplicates) = deduplicate(test);
     let kept: Vec<&Example> = test
         .iter()

@@ -219,7 +219,11 @@ impl FeatureExtractor {
         if linkback {
             self.linkback(comment, sink);
         }
-        if let Some(title) = comment.post_title.as_deref().filter(|t| !t.trim().is_empty()) {
+        if let Some(title) = comment
+            .post_title
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+        {
             self.topic(title, linkback, sink);
         }
     }
@@ -327,7 +331,9 @@ impl FeatureExtractor {
                 } else {
                     FeatureKind::AuthorDomain
                 };
-                sink.add(feature_id(kind, &domain), || Feature::new(kind, domain.clone()));
+                sink.add(feature_id(kind, &domain), || {
+                    Feature::new(kind, domain.clone())
+                });
                 sink.add(feature_id(FeatureKind::AuthorTld, &tld), || {
                     Feature::new(FeatureKind::AuthorTld, tld.clone())
                 });
@@ -412,7 +418,9 @@ impl FeatureExtractor {
         } else {
             FeatureKind::Topic
         };
-        sink.add(feature_id(kind, &value), || Feature::new(kind, value.clone()));
+        sink.add(feature_id(kind, &value), || {
+            Feature::new(kind, value.clone())
+        });
     }
 }
 
@@ -567,7 +575,10 @@ fn has_phone_number(text: &str) -> bool {
 fn has_money(text: &str, tokens: &Tokens) -> bool {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if matches!(c, '$' | '£' | '€' | '¥' | '₹' | '₱' | '฿' | '₩' | '₫' | '₺' | '₽' | '₦') {
+        if matches!(
+            c,
+            '$' | '£' | '€' | '¥' | '₹' | '₱' | '฿' | '₩' | '₫' | '₺' | '₽' | '₦'
+        ) {
             while chars.peek() == Some(&' ') {
                 chars.next();
             }
@@ -579,9 +590,8 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
     let n = tokens.len();
     for i in 0..n {
         let t = tokens.get(i);
-        let number_follows = || {
-            i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit())
-        };
+        let number_follows =
+            || i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit());
         let number_before = || i > 0 && tokens.get(i - 1).bytes().all(|b| b.is_ascii_digit());
         match t {
             "rp" | "usd" | "idr" | "eur" | "gbp" | "brl" | "r" | "us" if number_follows() => {
@@ -624,7 +634,10 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
     for (flag, name) in [
         (Obfuscation::STYLED, "styled Unicode letters"),
         (Obfuscation::ZERO_WIDTH, "hidden zero-width characters"),
-        (Obfuscation::MIXED_SCRIPT, "look-alike letters from other alphabets"),
+        (
+            Obfuscation::MIXED_SCRIPT,
+            "look-alike letters from other alphabets",
+        ),
         (Obfuscation::SPACED, "letters spaced out"),
         (Obfuscation::STRETCHED, "letters stretched"),
     ] {
@@ -678,7 +691,9 @@ mod tests {
 
     #[test]
     fn links_give_domains_and_suffixes() {
-        let c = Comment::from_text("daftar di https://www.SlotGacor88.xyz/daftar atau toko.example.co.id");
+        let c = Comment::from_text(
+            "daftar di https://www.SlotGacor88.xyz/daftar atau toko.example.co.id",
+        );
         let f = kinds(&c);
         assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
         assert!(has(&f, FeatureKind::LinkTld, "xyz"));
@@ -725,10 +740,18 @@ mod tests {
             ..Comment::default()
         };
         let f = kinds(&c);
-        assert!(has(&f, FeatureKind::LinkbackShape, "is an excerpt framed by [...]"));
+        assert!(has(
+            &f,
+            FeatureKind::LinkbackShape,
+            "is an excerpt framed by [...]"
+        ));
         assert!(has(&f, FeatureKind::LinkbackSiteWord, "elojob"));
         assert!(has(&f, FeatureKind::LinkbackDomain, "example.net"));
-        assert!(has(&f, FeatureKind::LinkbackTopic, "short comment that shares no word with it"));
+        assert!(has(
+            &f,
+            FeatureKind::LinkbackTopic,
+            "short comment that shares no word with it"
+        ));
         assert!(has(&f, FeatureKind::Type, "pingback"));
     }
 
@@ -740,7 +763,11 @@ mod tests {
             ..Comment::default()
         };
         let f = kinds(&c);
-        assert!(has(&f, FeatureKind::Topic, "medium comment that shares several words with it"));
+        assert!(has(
+            &f,
+            FeatureKind::Topic,
+            "medium comment that shares several words with it"
+        ));
     }
 
     #[test]

@@ -169,13 +169,23 @@ impl SpamModel {
     }
 
     /// Scores one comment, reusing the extractor's buffers.
-    pub fn score(&self, comment: &Comment, extractor: &mut FeatureExtractor, ids: &mut Vec<u64>) -> Score {
+    pub fn score(
+        &self,
+        comment: &Comment,
+        extractor: &mut FeatureExtractor,
+        ids: &mut Vec<u64>,
+    ) -> Score {
         extractor.ids(comment, ids);
         self.score_ids(ids)
     }
 
     /// Scores one comment and says why: the `top` features that moved the score most.
-    pub fn explain(&self, comment: &Comment, extractor: &mut FeatureExtractor, top: usize) -> (Score, Vec<Reason>) {
+    pub fn explain(
+        &self,
+        comment: &Comment,
+        extractor: &mut FeatureExtractor,
+        top: usize,
+    ) -> (Score, Vec<Reason>) {
         let mut ids = Vec::new();
         let score = self.score(comment, extractor, &mut ids);
         let reasons = self.reasons(comment, extractor, &ids, score, top);

@@ -31,17 +31,31 @@ const HEADER_LEN: usize = 24;
 #[derive(Debug, Error)]
 pub enum ModelFileError {
     #[error("cannot read model file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write model file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a saring model (wrong magic number)")]
     NotAModel { path: PathBuf },
     #[error("{path} is truncated: expected {expected} bytes, found {found}")]
-    Truncated { path: PathBuf, expected: u64, found: u64 },
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
     #[error("{path} is corrupt: checksum mismatch")]
     Corrupt { path: PathBuf },
     #[error("{path} needs a newer saring: it is model format {version} (readable from {oldest}), this build reads {OLDEST_READABLE} to {FORMAT_VERSION}")]
-    TooNew { path: PathBuf, version: u16, oldest: u16 },
+    TooNew {
+        path: PathBuf,
+        version: u16,
+        oldest: u16,
+    },
     #[error("{path} is model format {version}, older than this build can read ({OLDEST_READABLE} to {FORMAT_VERSION}); retrain it")]
     TooOld { path: PathBuf, version: u16 },
     #[error("{path} was trained with feature version {found}, this build extracts version {FEATURE_VERSION}; retrain it")]
@@ -137,10 +151,11 @@ impl ModelFile {
         if found > len || crc32fast::hash(payload) != crc {
             return Err(ModelFileError::Corrupt { path: path_buf() });
         }
-        let data: ModelData = postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
-            path: path_buf(),
-            reason: e.to_string(),
-        })?;
+        let data: ModelData =
+            postcard::from_bytes(payload).map_err(|e| ModelFileError::Decode {
+                path: path_buf(),
+                reason: e.to_string(),
+            })?;
         if data.info.feature_version != FEATURE_VERSION {
             return Err(ModelFileError::FeatureVersion {
                 path: path_buf(),
@@ -190,7 +205,12 @@ mod tests {
         let loaded = ModelFile::load(&path).expect("loads");
         assert_eq!(loaded.data(), &data);
         // No temporary file is left behind.
-        assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .map(|d| d.count())
+                .unwrap_or(0),
+            1
+        );
     }
 
     #[test]
@@ -198,9 +218,18 @@ mod tests {
         let p = Path::new("m");
         let (_, bytes) = model_bytes();
         let err = |b: &[u8]| ModelFile::decode(b, p).expect_err("refused");
-        assert!(matches!(err(b"PK\x03\x04 zip"), ModelFileError::NotAModel { .. }));
-        assert!(matches!(err(&bytes[..bytes.len() - 10]), ModelFileError::Truncated { .. }));
-        assert!(matches!(err(&bytes[..12]), ModelFileError::Truncated { .. }));
+        assert!(matches!(
+            err(b"PK\x03\x04 zip"),
+            ModelFileError::NotAModel { .. }
+        ));
+        assert!(matches!(
+            err(&bytes[..bytes.len() - 10]),
+            ModelFileError::Truncated { .. }
+        ));
+        assert!(matches!(
+            err(&bytes[..12]),
+            ModelFileError::Truncated { .. }
+        ));
         let mut flipped = bytes.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 0x40;
@@ -209,7 +238,10 @@ mod tests {
         newer[8..10].copy_from_slice(&9u16.to_le_bytes());
         newer[10..12].copy_from_slice(&9u16.to_le_bytes());
         let e = err(&newer);
-        assert!(matches!(e, ModelFileError::TooNew { version: 9, .. }), "{e}");
+        assert!(
+            matches!(e, ModelFileError::TooNew { version: 9, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("newer saring"));
         let mut older = bytes.clone();
         older[8..10].copy_from_slice(&0u16.to_le_bytes());
@@ -231,7 +263,8 @@ mod tests {
     fn a_newer_file_that_this_build_can_still_read_loads() {
         let (data, mut bytes) = model_bytes();
         bytes[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        let decoded = ModelFile::decode(&bytes, Path::new("m")).expect("readable by its oldest reader");
+        let decoded =
+            ModelFile::decode(&bytes, Path::new("m")).expect("readable by its oldest reader");
         assert_eq!(decoded, data);
     }
 }

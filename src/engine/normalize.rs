@@ -270,7 +270,9 @@ mod tests {
 
     #[test]
     fn tags_are_stripped_keeping_link_targets_and_entities_decoded() {
-        let n = normalize(r#"Nice &amp; <a href="https://Shop.example/x" rel="nofollow">cheap</a> post"#);
+        let n = normalize(
+            r#"Nice &amp; <a href="https://Shop.example/x" rel="nofollow">cheap</a> post"#,
+        );
         assert_eq!(n.text, "nice &  https://shop.example/x  cheap  post");
         assert!(n.had_html);
     }

@@ -285,7 +285,20 @@ mod tests {
     #[test]
     fn spaced_letters_are_joined() {
         let (w, f) = words("main s l o t g a c o r di sini, a-e-r-o-8-8 dan 1 2 3");
-        assert_eq!(w, ["main", "slotgacor", "di", "sini", "aero88", "dan", "1", "2", "3"]);
+        assert_eq!(
+            w,
+            [
+                "main",
+                "slotgacor",
+                "di",
+                "sini",
+                "aero88",
+                "dan",
+                "1",
+                "2",
+                "3"
+            ]
+        );
         assert!(f.has(Obfuscation::SPACED));
     }
 

@@ -67,11 +67,16 @@ impl Default for TrainOptions {
 impl TrainOptions {
     pub fn check(self) -> Result<Self, TrainError> {
         if !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(TrainError::Options(format!("alpha must be positive, not {}", self.alpha)));
+            return Err(TrainError::Options(format!(
+                "alpha must be positive, not {}",
+                self.alpha
+            )));
         }
         let t = self.targets;
         if !(0.0..1.0).contains(&t.spam_fpr) || !(0.0..1.0).contains(&t.unsure_fpr) {
-            return Err(TrainError::Options("false-positive targets must be in [0, 1)".into()));
+            return Err(TrainError::Options(
+                "false-positive targets must be in [0, 1)".into(),
+            ));
         }
         Ok(self)
     }
@@ -156,7 +161,11 @@ pub fn feature_value(n: usize, power: f64) -> f64 {
 }
 
 /// Trains a model from featurized examples.
-pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Result<ModelData, TrainError> {
+pub fn train(
+    examples: &[Example],
+    options: TrainOptions,
+    trained_at: u64,
+) -> Result<ModelData, TrainError> {
     let options = options.check()?;
     if examples.is_empty() {
         return Err(TrainError::Empty);
@@ -176,7 +185,11 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
     ids.sort_unstable();
 
     // Out-of-fold log-odds for calibration and thresholds.
-    let index: FxHashMap<u64, u32> = ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+    let index: FxHashMap<u64, u32> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i as u32))
+        .collect();
     let mut oof = vec![0.0f64; examples.len()];
     for fold in 0..CALIBRATION_FOLDS {
         let kept: Vec<(u32, [f64; 2])> = ids.iter().map(|id| counts[id].without(fold)).collect();
@@ -195,16 +208,27 @@ pub fn train(examples: &[Example], options: TrainOptions, trained_at: u64) -> Re
                 *score = sum * feature_value(e.ids.len(), options.length_power) + bias;
             });
     }
-    let labeled: Vec<(f64, bool)> = oof.iter().copied().zip(examples.iter().map(|e| e.spam)).collect();
+    let labeled: Vec<(f64, bool)> = oof
+        .iter()
+        .copied()
+        .zip(examples.iter().map(|e| e.spam))
+        .collect();
     if std::env::var("SARING_EXP_OOF").is_ok() {
-        eprintln!("OOF auc {:.4} r1 {:.4}", super::metrics::roc_auc(&labeled).unwrap_or(0.0), super::metrics::recall_at_fpr(&labeled, 0.01).unwrap_or(0.0));
+        eprintln!(
+            "OOF auc {:.4} r1 {:.4}",
+            super::metrics::roc_auc(&labeled).unwrap_or(0.0),
+            super::metrics::recall_at_fpr(&labeled, 0.01).unwrap_or(0.0)
+        );
     }
     let platt = Platt::fit(&labeled);
     let logits: Vec<(f64, bool)> = labeled.iter().map(|&(x, y)| (platt.logit(x), y)).collect();
     let thresholds = Thresholds::choose(&logits, options.targets);
 
     // The model itself, on everything.
-    let all: Vec<(u32, [f64; 2])> = ids.iter().map(|id| counts[id].without(usize::MAX)).collect();
+    let all: Vec<(u32, [f64; 2])> = ids
+        .iter()
+        .map(|id| counts[id].without(usize::MAX))
+        .collect();
     let weights: Vec<f32> = fit_multinomial_nb(&all, options.alpha, options.min_count)?
         .iter()
         .map(|&w| w as f32)
@@ -273,7 +297,11 @@ fn log_prior_ratio<'a>(examples: impl Iterator<Item = &'a Example>) -> f64 {
 /// Fits linfa-bayes' `MultinomialNb` on the per-class sums (`(comments, [ham, spam])` per column),
 /// using only the columns seen in at least `min_count` comments, and returns one log-odds weight per
 /// column: `log P(f | spam) − log P(f | ham)`, 0 for columns left out.
-fn fit_multinomial_nb(columns: &[(u32, [f64; 2])], alpha: f64, min_count: u32) -> Result<Vec<f64>, TrainError> {
+fn fit_multinomial_nb(
+    columns: &[(u32, [f64; 2])],
+    alpha: f64,
+    min_count: u32,
+) -> Result<Vec<f64>, TrainError> {
     let used: Vec<usize> = (0..columns.len())
         .filter(|&i| columns[i].0 >= min_count.max(1))
         .collect();
@@ -317,7 +345,8 @@ pub(crate) struct ClassParameters {
 impl NbParameters {
     pub(crate) fn of(nb: &MultinomialNb<f64, usize>) -> Result<Self, TrainError> {
         let bytes = postcard::to_stdvec(nb).map_err(|e| TrainError::Fit(e.to_string()))?;
-        postcard::from_bytes(&bytes).map_err(|e| TrainError::Fit(format!("reading the fitted model: {e}")))
+        postcard::from_bytes(&bytes)
+            .map_err(|e| TrainError::Fit(format!("reading the fitted model: {e}")))
     }
 
     pub(crate) fn class(&self, label: usize) -> Result<&ClassParameters, TrainError> {
@@ -358,7 +387,12 @@ pub(crate) mod tests {
         let model = SpamModel::from_data(train(&examples, options, 0).expect("trains"));
 
         let data = model.data();
-        let column: FxHashMap<u64, usize> = data.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let column: FxHashMap<u64, usize> = data
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         let dense = |ids: &[u64]| -> Vec<f64> {
             let mut row = vec![0.0; column.len()];
             for id in ids {
@@ -372,7 +406,12 @@ pub(crate) mod tests {
         for (i, e) in examples.iter().enumerate() {
             records.row_mut(i).assign(&Array1::from(dense(&e.ids)));
         }
-        let targets = Array1::from(examples.iter().map(|e| usize::from(e.spam)).collect::<Vec<_>>());
+        let targets = Array1::from(
+            examples
+                .iter()
+                .map(|e| usize::from(e.spam))
+                .collect::<Vec<_>>(),
+        );
         let nb = MultinomialNb::params()
             .alpha(options.alpha)
             .fit(&Dataset::new(records, targets))
@@ -408,26 +447,39 @@ pub(crate) mod tests {
 
     #[test]
     fn one_class_or_nothing_is_refused() {
-        let spam_only: Vec<Example> = featurize(&tiny_corpus()).into_iter().filter(|e| e.spam).collect();
+        let spam_only: Vec<Example> = featurize(&tiny_corpus())
+            .into_iter()
+            .filter(|e| e.spam)
+            .collect();
         assert!(matches!(
             train(&spam_only, TrainOptions::default(), 0),
             Err(TrainError::OneClass { ham: 0, .. })
         ));
-        assert!(matches!(train(&[], TrainOptions::default(), 0), Err(TrainError::Empty)));
+        assert!(matches!(
+            train(&[], TrainOptions::default(), 0),
+            Err(TrainError::Empty)
+        ));
         let bad = TrainOptions {
             alpha: 0.0,
             ..TrainOptions::default()
         };
-        assert!(matches!(train(&featurize(&tiny_corpus()), bad, 0), Err(TrainError::Options(_))));
+        assert!(matches!(
+            train(&featurize(&tiny_corpus()), bad, 0),
+            Err(TrainError::Options(_))
+        ));
     }
 
     #[test]
     fn thresholds_are_ordered_and_the_model_ranks_spam_first() {
         let examples = featurize(&tiny_corpus());
-        let model = SpamModel::from_data(train(&examples, TrainOptions::default(), 0).expect("trains"));
+        let model =
+            SpamModel::from_data(train(&examples, TrainOptions::default(), 0).expect("trains"));
         let t = model.thresholds();
         assert!(t.unsure <= t.spam && t.spam < t.discard);
-        let scored: Vec<(f64, bool)> = examples.iter().map(|e| (model.score_ids(&e.ids).logit, e.spam)).collect();
+        let scored: Vec<(f64, bool)> = examples
+            .iter()
+            .map(|e| (model.score_ids(&e.ids).logit, e.spam))
+            .collect();
         let auc = crate::engine::metrics::roc_auc(&scored).unwrap_or(0.0);
         assert!(auc > 0.95, "training AUC {auc}");
     }

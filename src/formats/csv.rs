@@ -53,7 +53,14 @@ impl Field {
     fn names(self) -> &'static [&'static str] {
         match self {
             Field::Id => &["id", "comment_id"],
-            Field::Content => &["content", "comment_content", "comment", "text", "message", "body"],
+            Field::Content => &[
+                "content",
+                "comment_content",
+                "comment",
+                "text",
+                "message",
+                "body",
+            ],
             Field::Author => &["author", "comment_author", "name"],
             Field::AuthorEmail => &["author_email", "comment_author_email", "email"],
             Field::AuthorUrl => &["author_url", "comment_author_url", "url", "website"],
@@ -134,7 +141,10 @@ impl<R: Read> CsvReader<R> {
                 ReadError::invalid(
                     file,
                     Position::Line(1),
-                    format!("no column {column:?} in the header ({})", headers.join(", ")),
+                    format!(
+                        "no column {column:?} in the header ({})",
+                        headers.join(", ")
+                    ),
                 )
             })?;
             columns.push((*field, index));
@@ -143,7 +153,11 @@ impl<R: Read> CsvReader<R> {
             if columns.iter().any(|(f, _)| *f == field) {
                 continue;
             }
-            if let Some(i) = field.names().iter().find_map(|n| headers.iter().position(|h| h.eq_ignore_ascii_case(n))) {
+            if let Some(i) = field
+                .names()
+                .iter()
+                .find_map(|n| headers.iter().position(|h| h.eq_ignore_ascii_case(n)))
+            {
                 if !columns.iter().any(|(_, c)| *c == i) {
                     columns.push((field, i));
                 }
@@ -162,7 +176,11 @@ impl<R: Read> CsvReader<R> {
         Ok(CsvReader {
             inner,
             columns,
-            spam_values: options.spam_values.iter().map(|v| v.trim().to_lowercase()).collect(),
+            spam_values: options
+                .spam_values
+                .iter()
+                .map(|v| v.trim().to_lowercase())
+                .collect(),
             file: file.to_owned(),
             record: csv::StringRecord::new(),
         })
@@ -175,7 +193,11 @@ impl<R: Read> CsvReader<R> {
                 ReadError::invalid(
                     &self.file,
                     Position::Line(line),
-                    format!("expected a column {} but the row has {}", index + 1, self.record.len()),
+                    format!(
+                        "expected a column {} but the row has {}",
+                        index + 1,
+                        self.record.len()
+                    ),
                 )
             })?;
             let some = || (!value.is_empty()).then(|| value.to_owned());
@@ -209,13 +231,17 @@ impl<R: Read> CsvReader<R> {
 }
 
 fn csv_error(file: &Path, e: csv::Error) -> ReadError {
-    let position = e.position().map_or(Position::Byte(0), |p| Position::Line(p.line()));
+    let position = e
+        .position()
+        .map_or(Position::Byte(0), |p| Position::Line(p.line()));
     match e.into_kind() {
         csv::ErrorKind::Io(source) => ReadError::Io {
             file: file.to_owned(),
             source,
         },
-        csv::ErrorKind::Utf8 { err, .. } => ReadError::invalid(file, position, format!("invalid UTF-8: {err}")),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            ReadError::invalid(file, position, format!("invalid UTF-8: {err}"))
+        }
         other => ReadError::invalid(file, position, format!("{other:?}")),
     }
 }
@@ -246,7 +272,10 @@ mod tests {
     fn maps_columns_by_name_and_reads_labels() {
         let data = "COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS\nx1,Ann,2015,\"Hi, \"\"you\"\"\",0\nx2,Bob,2015,buy now,1\n";
         let options = CsvOptions {
-            map: vec![(Field::Content, "CONTENT".into()), (Field::Label, "CLASS".into())],
+            map: vec![
+                (Field::Content, "CONTENT".into()),
+                (Field::Label, "CLASS".into()),
+            ],
             ..CsvOptions::default()
         };
         let rows: Vec<Record> = CsvReader::new(data.as_bytes(), Path::new("y.csv"), &options)
@@ -263,9 +292,13 @@ mod tests {
 
     #[test]
     fn a_missing_text_column_is_a_clear_error() {
-        let err = CsvReader::new("a,b\n1,2\n".as_bytes(), Path::new("z.csv"), &CsvOptions::default())
-            .err()
-            .expect("no content column");
+        let err = CsvReader::new(
+            "a,b\n1,2\n".as_bytes(),
+            Path::new("z.csv"),
+            &CsvOptions::default(),
+        )
+        .err()
+        .expect("no content column");
         assert!(err.to_string().contains("--map content="), "{err}");
     }
 
@@ -278,10 +311,14 @@ mod tests {
             map: vec![(Field::Label, "0".into()), (Field::Content, "1".into())],
             ..CsvOptions::default()
         };
-        let rows: Vec<Record> = CsvReader::new("spam\tWin \"big\" now\nham\tok\n".as_bytes(), Path::new("s"), &options)
-            .expect("reader")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let rows: Vec<Record> = CsvReader::new(
+            "spam\tWin \"big\" now\nham\tok\n".as_bytes(),
+            Path::new("s"),
+            &options,
+        )
+        .expect("reader")
+        .collect::<Result<_, _>>()
+        .expect("rows");
         assert_eq!(rows[0].comment.content, "Win \"big\" now");
         assert_eq!(rows[0].comment.label, Some(Label::Spam));
         assert_eq!(rows[1].comment.label, Some(Label::Ham));

@@ -95,10 +95,12 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             Ok(l) => l,
             Err(e) => return Some(Err(e)),
         };
-        Some(parse_line(&text, self.lines.file(), line).map(|comment| Record {
-            comment,
-            position: Position::Line(line),
-        }))
+        Some(
+            parse_line(&text, self.lines.file(), line).map(|comment| Record {
+                comment,
+                position: Position::Line(line),
+            }),
+        )
     }
 }
 
@@ -115,13 +117,18 @@ mod tests {
         let bad = out[2].as_ref().expect_err("invalid JSON").to_string();
         assert!(bad.starts_with("in.jsonl:line 4: invalid JSON"), "{bad}");
         let missing = out[3].as_ref().expect_err("no content").to_string();
-        assert!(missing.contains("line 5") && missing.contains("content"), "{missing}");
+        assert!(
+            missing.contains("line 5") && missing.contains("content"),
+            "{missing}"
+        );
     }
 
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
         let input: &[u8] = b"{\"content\":\"\xff\"}\n";
         let out: Vec<_> = JsonlReader::new(input, Path::new("x")).collect();
-        assert!(out[0].as_ref().is_err_and(|e| e.to_string().contains("UTF-8")));
+        assert!(out[0]
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("UTF-8")));
     }
 }

@@ -48,7 +48,10 @@ pub enum ReadError {
         message: String,
     },
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ReadError {

@@ -1,0 +1,186 @@
+//! Throughput benchmark: batch scoring of 1,000,000 comments, training on 200,000, and the latency of
+//! scoring one comment. Run with `cargo bench --bench throughput` (figures go in the README).
+//!
+//! The comments are generated from the test fixture corpus: each is a fixture comment with a few
+//! extra words drawn from the corpus vocabulary, so texts are distinct and of realistic length.
+//! The CLI runs as a child process so that its wall time and peak memory (max RSS) are its own.
+//! `SARING_BENCH_COMMENTS` and `SARING_BENCH_TRAIN` change the sizes.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use saring::engine::{Comment, FeatureExtractor, ModelFile};
+
+const FIXTURE: &str = include_str!("../tests/fixtures/tiny-corpus.jsonl");
+
+/// A small deterministic generator (xorshift), so every run scores the same comments.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn generate(path: &Path, n: usize, labeled: bool, seed: u64) -> std::io::Result<()> {
+    let base: Vec<Comment> = FIXTURE
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let words: Vec<&str> = FIXTURE
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+        .collect();
+    let mut rng = Rng(seed);
+    let mut out = BufWriter::new(File::create(path)?);
+    for i in 0..n {
+        let mut c = base[rng.below(base.len())].clone();
+        for _ in 0..(1 + rng.below(4)) {
+            c.content.push(' ');
+            c.content.push_str(words[rng.below(words.len())]);
+        }
+        c.id = Some(format!("c{i}"));
+        if !labeled {
+            c.label = None;
+        }
+        serde_json::to_writer(&mut out, &c)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Runs the saring binary; returns wall seconds and peak memory in MiB.
+// The child is reaped by `wait4`, which also reports its own peak memory.
+#[allow(clippy::zombie_processes)]
+fn run(args: &[&std::ffi::OsStr]) -> (f64, f64) {
+    let start = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(args)
+        .spawn()
+        .expect("saring starts");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child and fills a zeroed rusage.
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "saring {args:?} failed"
+    );
+    (wall, usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn main() {
+    let size = |var: &str, default: usize| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let n_batch = size("SARING_BENCH_COMMENTS", 1_000_000);
+    let n_train = size("SARING_BENCH_TRAIN", 200_000);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench folder");
+    let train_file = dir.join(format!("train-{n_train}.jsonl"));
+    let batch_file = dir.join(format!("batch-{n_batch}.jsonl"));
+    let model = dir.join("bench.saring");
+    let scores = dir.join("scores.jsonl");
+    if !train_file.exists() {
+        generate(&train_file, n_train, true, 7).expect("training data");
+    }
+    if !batch_file.exists() {
+        generate(&batch_file, n_batch, false, 11).expect("batch data");
+    }
+    let os = |p: &Path| p.as_os_str().to_owned();
+
+    let (train_wall, train_rss) = run(&[
+        "train".as_ref(),
+        "--input".as_ref(),
+        &os(&train_file),
+        "--model".as_ref(),
+        &os(&model),
+    ]);
+    let (batch_wall, batch_rss) = run(&[
+        "batch".as_ref(),
+        "--input".as_ref(),
+        &os(&batch_file),
+        "--output".as_ref(),
+        &os(&scores),
+        "--model".as_ref(),
+        &os(&model),
+    ]);
+    let (fast_wall, fast_rss) = run(&[
+        "batch".as_ref(),
+        "--reasons".as_ref(),
+        "0".as_ref(),
+        "--input".as_ref(),
+        &os(&batch_file),
+        "--output".as_ref(),
+        &os(&scores),
+        "--model".as_ref(),
+        &os(&model),
+    ]);
+
+    // One comment at a time, in process: features, lookups and calibration.
+    let model = ModelFile::load(&model).expect("model loads");
+    let comments: Vec<Comment> = FIXTURE
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut extractor = FeatureExtractor::new();
+    let mut ids = Vec::new();
+    let rounds = 5_000;
+    let start = Instant::now();
+    let mut sink = 0.0;
+    for _ in 0..rounds {
+        for c in &comments {
+            sink += model.score(c, &mut extractor, &mut ids).score;
+        }
+    }
+    let per_comment = start.elapsed().as_secs_f64() / (rounds * comments.len()) as f64;
+    let start = Instant::now();
+    for _ in 0..rounds / 10 {
+        for c in &comments {
+            sink += model.explain(c, &mut extractor, 5).0.score;
+        }
+    }
+    let per_explained = start.elapsed().as_secs_f64() / (rounds / 10 * comments.len()) as f64;
+    assert!(sink.is_finite());
+
+    println!("| what | comments | wall time | comments/s | peak memory |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| `saring train` | {n_train} | {train_wall:.2} s | {:.0} | {train_rss:.0} MiB |",
+        n_train as f64 / train_wall
+    );
+    println!(
+        "| `saring batch` (3 reasons each) | {n_batch} | {batch_wall:.2} s | {:.0} | {batch_rss:.0} MiB |",
+        n_batch as f64 / batch_wall
+    );
+    println!(
+        "| `saring batch --reasons 0` | {n_batch} | {fast_wall:.2} s | {:.0} | {fast_rss:.0} MiB |",
+        n_batch as f64 / fast_wall
+    );
+    println!(
+        "| score one comment (in process) | {} | {:.2} µs each | {:.0} | |",
+        rounds * comments.len(),
+        per_comment * 1e6,
+        1.0 / per_comment
+    );
+    println!(
+        "| score and explain one comment | {} | {:.2} µs each | {:.0} | |",
+        rounds / 10 * comments.len(),
+        per_explained * 1e6,
+        1.0 / per_explained
+    );
+}
