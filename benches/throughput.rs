@@ -2,7 +2,8 @@
 //! scoring one comment. Run with `cargo bench --bench throughput` (figures go in the README).
 //!
 //! The comments are generated from the test fixture corpus: each is a fixture comment with a few
-//! extra words drawn from the corpus vocabulary, so texts are distinct and of realistic length.
+//! extra words drawn from the corpus vocabulary, so texts are distinct and of realistic length, and,
+//! as in real exports, a post's comments come together (runs of 1 to 40 share a post title).
 //! The CLI runs as a child process so that its wall time and peak memory (max RSS) are its own.
 //! `SARING_BENCH_COMMENTS` and `SARING_BENCH_TRAIN` change the sizes.
 
@@ -41,10 +42,20 @@ fn generate(path: &Path, n: usize, labeled: bool, seed: u64) -> std::io::Result<
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 2)
         .collect();
+    let titles: Vec<Option<String>> = base.iter().map(|c| c.post_title.clone()).collect();
     let mut rng = Rng(seed);
     let mut out = BufWriter::new(File::create(path)?);
+    // Exports list a post's comments together: runs of 1 to 40 comments share a post title.
+    let mut title = None;
+    let mut left_in_post = 0;
     for i in 0..n {
+        if left_in_post == 0 {
+            title = titles[rng.below(titles.len())].clone();
+            left_in_post = 1 + rng.below(40);
+        }
+        left_in_post -= 1;
         let mut c = base[rng.below(base.len())].clone();
+        c.post_title = title.clone();
         for _ in 0..(1 + rng.below(4)) {
             c.content.push(' ');
             c.content.push_str(words[rng.below(words.len())]);

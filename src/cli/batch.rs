@@ -18,11 +18,13 @@ use serde::Serialize;
 
 use super::input::{hint, FormatArgs};
 use super::ModelArg;
-use crate::engine::{Comment, FeatureExtractor, SpamModel, Verdict};
+use crate::engine::{Comment, FeatureExtractor, Score, SpamModel, Verdict};
 use crate::formats::jsonl::{parse_line, Lines};
 use crate::formats::{Format, Position, ReadError};
 
 const CHUNK: usize = 8192;
+/// Items one worker scores in a row.
+const BLOCK: usize = 256;
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
@@ -53,9 +55,6 @@ enum Item {
     Bad(ReadError),
 }
 
-/// A comment's output line, with its verdict and discard flag for the summary.
-type Scored = (Vec<u8>, Verdict, bool);
-
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Id<'a> {
@@ -73,7 +72,7 @@ struct OutLine<'a> {
     reasons: Vec<String>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Tally {
     scored: u64,
     spam: u64,
@@ -81,6 +80,17 @@ struct Tally {
     ham: u64,
     discard: u64,
     skipped: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.scored += other.scored;
+        self.spam += other.spam;
+        self.unsure += other.unsure;
+        self.ham += other.ham;
+        self.discard += other.discard;
+        self.skipped += other.skipped;
+    }
 }
 
 /// Counts the bytes read, for the progress bar.
@@ -121,44 +131,44 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         .prefix(".saring-batch-")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let (to_writer, blocks) = mpsc::sync_channel::<Vec<Block>>(2);
+    let file = tmp.reopen().context("reopening the output file")?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        for block in blocks.iter().flatten() {
+            out.write_all(&block.bytes)?;
+        }
+        out.flush()?;
+        out.get_ref().sync_all()
+    });
 
     let bar = ProgressBar::new(size).with_style(
         ProgressStyle::with_template("{bar:40} {percent}% {binary_bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut tally = Tally::default();
+    let skip_invalid = args.format.skip_invalid;
     let result = (|| -> anyhow::Result<()> {
         for chunk in rx {
-            let lines: Vec<Result<Scored, ReadError>> = chunk
-                .into_par_iter()
-                .map_init(
-                    || (FeatureExtractor::new(), Vec::new()),
-                    |(ex, ids), item| {
-                        score_item(&model, ex, ids, item, args.input.as_path(), args.reasons)
-                    },
-                )
+            let done: Vec<Block> = chunk
+                .par_chunks(BLOCK)
+                .map(|items| score_block(&model, items, &args.input, args.reasons, skip_invalid))
                 .collect();
-            for line in lines {
-                match line {
-                    Ok((bytes, verdict, discard)) => {
-                        out.write_all(&bytes)?;
-                        tally.scored += 1;
-                        tally.discard += u64::from(discard);
-                        match verdict {
-                            Verdict::Spam => tally.spam += 1,
-                            Verdict::Unsure => tally.unsure += 1,
-                            Verdict::Ham => tally.ham += 1,
-                        }
-                    }
-                    Err(e) if args.format.skip_invalid && e.is_skippable() => tally.skipped += 1,
-                    Err(e) => bail!("{e}{}", hint(&e)),
+            for block in &done {
+                tally.add(&block.tally);
+                if let Some(e) = &block.error {
+                    bail!("{e}{}", hint(e));
                 }
+            }
+            if to_writer.send(done).is_err() {
+                break;
             }
             bar.set_position(read.load(Ordering::Relaxed));
         }
         Ok(())
     })();
+    drop(to_writer);
+    let written = writer.join();
     bar.finish_and_clear();
     // The reader stops when the channel closes; a reader error outranks what it caused here.
     match reader.join() {
@@ -167,9 +177,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         Err(_) => bail!("the reader thread failed"),
     }
     result?;
-    out.flush()?;
-    drop(out);
-    tmp.as_file().sync_all()?;
+    match written {
+        Ok(r) => r.with_context(|| format!("writing {}", args.output.display()))?,
+        Err(_) => bail!("the writer thread failed"),
+    }
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
 
@@ -236,22 +247,80 @@ fn spawn_reader(
     }))
 }
 
+/// Scored output of a run of consecutive items.
+struct Block {
+    bytes: Vec<u8>,
+    tally: Tally,
+    /// The first record that could not be read (when not skipping).
+    error: Option<ReadError>,
+}
+
+fn score_block(
+    model: &SpamModel,
+    items: &[Item],
+    file: &Path,
+    reasons: usize,
+    skip_invalid: bool,
+) -> Block {
+    let mut extractor = FeatureExtractor::new();
+    let mut ids = Vec::new();
+    let mut block = Block {
+        bytes: Vec::with_capacity(items.len() * 64),
+        tally: Tally::default(),
+        error: None,
+    };
+    for item in items {
+        match score_item(
+            model,
+            &mut extractor,
+            &mut ids,
+            item,
+            file,
+            reasons,
+            &mut block.bytes,
+        ) {
+            Ok(score) => {
+                let t = &mut block.tally;
+                t.scored += 1;
+                t.discard += u64::from(score.discard);
+                match score.verdict {
+                    Verdict::Spam => t.spam += 1,
+                    Verdict::Unsure => t.unsure += 1,
+                    Verdict::Ham => t.ham += 1,
+                }
+            }
+            Err(e) if skip_invalid && e.is_skippable() => block.tally.skipped += 1,
+            Err(e) => {
+                block.error = Some(e);
+                break;
+            }
+        }
+    }
+    block
+}
+
+/// Scores one item, appending its output line to `out`.
 fn score_item(
     model: &SpamModel,
     extractor: &mut FeatureExtractor,
     ids: &mut Vec<u64>,
-    item: Item,
+    item: &Item,
     file: &Path,
     reasons: usize,
-) -> Result<Scored, ReadError> {
+    out: &mut Vec<u8>,
+) -> Result<Score, ReadError> {
+    let parsed;
     let (comment, position) = match item {
-        Item::Line(n, text) => (parse_line(&text, file, n)?, Position::Line(n)),
-        Item::Parsed(c, p) => (*c, p),
-        Item::Bad(e) => return Err(e),
+        Item::Line(n, text) => {
+            parsed = parse_line(text, file, *n)?;
+            (&parsed, Position::Line(*n))
+        }
+        Item::Parsed(c, p) => (c.as_ref(), *p),
+        Item::Bad(e) => return Err(e.clone()),
     };
-    let score = model.score(&comment, extractor, ids);
+    let score = model.score(comment, extractor, ids);
     let reasons = model
-        .reasons(&comment, extractor, ids, score, reasons)
+        .reasons(comment, extractor, ids, score, reasons)
         .into_iter()
         .map(|r| r.reason)
         .collect();
@@ -266,8 +335,8 @@ fn score_item(
         discard: score.discard,
         reasons,
     };
-    let mut bytes =
-        serde_json::to_vec(&line).map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
-    bytes.push(b'\n');
-    Ok((bytes, score.verdict, score.discard))
+    serde_json::to_writer(&mut *out, &line)
+        .map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
+    out.push(b'\n');
+    Ok(score)
 }

@@ -150,7 +150,10 @@ pub struct FeatureExtractor {
     word_ids: Vec<u64>,
     side: NormalizedText,
     side_tokens: Tokens,
-    title_words: Vec<String>,
+    /// The last post title seen, and the hashes of its words' beginnings.
+    title: String,
+    title_words: Vec<u64>,
+    seen: Vec<u64>,
 }
 
 impl FeatureExtractor {
@@ -211,9 +214,15 @@ impl FeatureExtractor {
             CommentKind::Trackback => "trackback",
             CommentKind::Other => comment.kind.as_deref().unwrap_or("comment").trim(),
         };
-        let type_name = type_name.to_ascii_lowercase();
-        sink.add(feature_id(FeatureKind::Type, &type_name), || {
-            Feature::new(FeatureKind::Type, type_name.clone())
+        let lowered;
+        let type_name = if type_name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = type_name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            type_name
+        };
+        sink.add(feature_id(FeatureKind::Type, type_name), || {
+            Feature::new(FeatureKind::Type, type_name)
         });
 
         if linkback {
@@ -275,15 +284,19 @@ impl FeatureExtractor {
     /// Phone numbers, money, emails and @-mentions.
     fn patterns<S: FeatureSink>(&self, sink: &mut S) {
         let text = &self.text.text;
-        if has_phone_number(text) {
+        let digits = text.bytes().any(|b| b.is_ascii_digit());
+        if digits && has_phone_number(text) {
             sink.add(feature_id(FeatureKind::Phone, ""), || {
                 Feature::new(FeatureKind::Phone, "")
             });
         }
-        if has_money(text, &self.tokens) {
+        if digits && has_money(text, &self.tokens) {
             sink.add(feature_id(FeatureKind::Money, ""), || {
                 Feature::new(FeatureKind::Money, "")
             });
+        }
+        if !text.contains('@') {
+            return;
         }
         let bytes = text.as_bytes();
         let mut email = false;
@@ -377,28 +390,37 @@ impl FeatureExtractor {
 
     /// How many of the comment's words (4 letters or more) echo the article's title.
     fn topic<S: FeatureSink>(&mut self, title: &str, linkback: bool, sink: &mut S) {
-        normalize_into(title, &mut self.side);
-        let mut flags = Obfuscation::default();
-        tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
-        self.title_words.clear();
-        for w in self.side_tokens.iter() {
-            if w.chars().count() >= 4 {
-                self.title_words.push(prefix(w, 5).to_owned());
+        // Comments of one post come together in exports: the title's words are worked out once.
+        if self.title != title {
+            self.title.clear();
+            self.title.push_str(title);
+            normalize_into(title, &mut self.side);
+            let mut flags = Obfuscation::default();
+            tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
+            self.title_words.clear();
+            for w in self.side_tokens.iter() {
+                if w.chars().nth(3).is_some() {
+                    self.title_words
+                        .push(feature_id(FeatureKind::Topic, prefix(w, 5)));
+                }
             }
         }
         if self.title_words.is_empty() {
             return;
         }
         let mut shared = 0;
-        let mut seen: Vec<&str> = Vec::new();
+        self.seen.clear();
         for w in self.tokens.iter() {
-            if w.chars().count() < 4 {
+            if w.chars().nth(3).is_none() {
                 continue;
             }
-            let p = prefix(w, 5);
-            if self.title_words.iter().any(|t| t == p) && !seen.contains(&p) {
-                seen.push(p);
+            let p = feature_id(FeatureKind::Topic, prefix(w, 5));
+            if self.title_words.contains(&p) && !self.seen.contains(&p) {
+                self.seen.push(p);
                 shared += 1;
+                if shared == 2 {
+                    break;
+                }
             }
         }
         let n = self.tokens.len();
@@ -412,14 +434,14 @@ impl FeatureExtractor {
             1 => "shares one word with it",
             _ => "shares several words with it",
         };
-        let value = format!("{size} comment that {overlap}");
         let kind = if linkback {
             FeatureKind::LinkbackTopic
         } else {
             FeatureKind::Topic
         };
-        sink.add(feature_id(kind, &value), || {
-            Feature::new(kind, value.clone())
+        let id = pair_id(kind, feature_id(kind, size), feature_id(kind, overlap));
+        sink.add(id, || {
+            Feature::new(kind, format!("{size} comment that {overlap}"))
         });
     }
 }
@@ -460,7 +482,11 @@ fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
         return 0;
     }
     let mut count = 0;
-    for chunk in text.split(|c: char| c.is_whitespace() || "()<>\"'[]{},|".contains(c)) {
+    let chunks = text
+        .split(char::is_whitespace)
+        .filter(|w| w.contains('.'))
+        .flat_map(|w| w.split(['(', ')', '<', '>', '"', '\'', '[', ']', '{', '}', ',', '|']));
+    for chunk in chunks {
         let Some(host) = link_host(chunk) else {
             continue;
         };
@@ -479,6 +505,9 @@ fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
 /// The host of a chunk of text that is a link: with a scheme, starting `www.`, or a bare domain
 /// whose suffix is a known one (`slotgacor88.xyz`, `shop.example.com/x`).
 fn link_host(chunk: &str) -> Option<String> {
+    if chunk.len() < 4 || !chunk.contains('.') {
+        return None;
+    }
     let (explicit, rest) = if let Some(r) = chunk
         .strip_prefix("https://")
         .or_else(|| chunk.strip_prefix("http://"))
@@ -489,6 +518,12 @@ fn link_host(chunk: &str) -> Option<String> {
     } else {
         (chunk.starts_with("www."), chunk)
     };
+    link_host_of(rest, explicit)
+}
+
+/// The host at the start of `rest` (a URL without its scheme); a host without a scheme or `www.` must
+/// end in a known public suffix.
+fn link_host_of(rest: &str, explicit: bool) -> Option<String> {
     let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
     let host = rest[..end].trim_end_matches(['.', '!', ';']);
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
@@ -515,16 +550,22 @@ fn link_host(chunk: &str) -> Option<String> {
 
 /// The host of a URL as found in `author_url` (scheme optional).
 fn host_of_url(url: &str) -> Option<String> {
-    let url = url.trim().to_lowercase();
+    let url = url.trim();
     if url.is_empty() {
         return None;
     }
-    let chunk = if url.contains("://") || url.starts_with("//") {
-        url
+    let lower;
+    let url = if url.bytes().any(|b| b.is_ascii_uppercase()) || !url.is_ascii() {
+        lower = url.to_lowercase();
+        lower.as_str()
     } else {
-        format!("http://{url}")
+        url
     };
-    link_host(&chunk)
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url.strip_prefix("//").unwrap_or(url),
+    };
+    link_host_of(rest, true)
 }
 
 /// The registrable domain (`slotgacor88.xyz` for `www.slotgacor88.xyz`) and the public suffix.
@@ -545,20 +586,20 @@ fn has_phone_number(text: &str) -> bool {
     let mut groups = 0;
     let mut in_group = false;
     let mut gap = 0;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
+    for &b in text.as_bytes() {
+        if b.is_ascii_digit() {
             digits += 1;
             if !in_group {
                 groups += 1;
                 in_group = true;
             }
             gap = 0;
-        } else if digits > 0 && matches!(c, ' ' | '-' | '.' | '(' | ')' | '/') && gap < 2 {
+        } else if digits > 0 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'/') && gap < 2 {
             in_group = false;
             gap += 1;
-        } else if c == '+' && digits == 0 {
+        } else if b == b'+' && digits == 0 {
             gap = 0;
-        } else {
+        } else if digits > 0 {
             if (9..=15).contains(&digits) && groups <= 5 {
                 return true;
             }
@@ -574,7 +615,8 @@ fn has_phone_number(text: &str) -> bool {
 /// Currency signs before digits, or amounts written with a currency word or a thousands suffix.
 fn has_money(text: &str, tokens: &Tokens) -> bool {
     let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
+    let signs = !text.is_ascii() || text.contains('$');
+    while let Some(c) = chars.next().filter(|_| signs) {
         if matches!(
             c,
             '$' | '£' | '€' | '¥' | '₹' | '₱' | '฿' | '₩' | '₫' | '₺' | '₽' | '₦'
@@ -657,10 +699,11 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
             Feature::new(FeatureKind::Exclaiming, "")
         });
     }
-    if text
-        .text
-        .chars()
-        .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}'))
+    if !text.text.is_ascii()
+        && text
+            .text
+            .chars()
+            .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}'))
     {
         sink.add(feature_id(FeatureKind::Emoji, ""), || {
             Feature::new(FeatureKind::Emoji, "")

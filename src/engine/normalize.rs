@@ -63,16 +63,13 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     out.upper = 0;
     out.had_html = false;
 
-    if raw.is_ascii() && !raw.contains(['<', '&']) {
+    if raw.is_ascii() && !raw.bytes().any(|b| b == b'<' || b == b'&') {
         // Fast path: ASCII is its own NFKC form and has no zero-width characters.
-        out.text.reserve(raw.len());
-        for b in raw.bytes() {
-            if b.is_ascii_alphabetic() {
-                out.letters += 1;
-                out.upper += u32::from(b.is_ascii_uppercase());
-            }
-            out.text.push(char::from(b.to_ascii_lowercase()));
-        }
+        let bytes = raw.as_bytes();
+        out.letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count() as u32;
+        out.upper = bytes.iter().filter(|b| b.is_ascii_uppercase()).count() as u32;
+        out.text.push_str(raw);
+        out.text.make_ascii_lowercase();
         return;
     }
 

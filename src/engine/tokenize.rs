@@ -51,7 +51,18 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     let mut word = WordBuilder::default();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if is_unspaced_script(c) {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                word.push_ascii(c, out);
+            } else if c == '\''
+                && word.open(out)
+                && chars.peek().is_some_and(|&n| n.is_alphabetic())
+            {
+                // "don't" is one word
+            } else {
+                word.finish(out, flags);
+            }
+        } else if is_unspaced_script(c) {
             word.finish(out, flags);
             let mut run: Vec<char> = vec![c];
             while let Some(&n) = chars.peek() {
@@ -178,20 +189,40 @@ impl WordBuilder {
         out.buf.len() > self.start
     }
 
+    /// `push` for an ASCII letter or digit.
+    #[inline]
+    fn push_ascii(&mut self, c: char, out: &mut Tokens) {
+        if Some(c) == self.last && c.is_ascii_alphabetic() && c != 'w' && c != 'x' {
+            self.stretch(c, out);
+            return;
+        }
+        if !self.open(out) {
+            self.start = out.buf.len();
+        }
+        self.last = Some(c);
+        self.run = 1;
+        self.latin |= c.is_ascii_lowercase();
+        out.buf.push(c);
+    }
+
+    fn stretch(&mut self, c: char, out: &mut Tokens) {
+        self.run += 1;
+        match self.run {
+            3 => {
+                out.buf.pop();
+                self.stretched = true;
+            }
+            4.. => {}
+            _ => out.buf.push(c),
+        }
+    }
+
     fn push(&mut self, c: char, out: &mut Tokens) {
         if !self.open(out) {
             self.start = out.buf.len();
         }
         if Some(c) == self.last && c.is_alphabetic() && c != 'w' && c != 'x' {
-            self.run += 1;
-            match self.run {
-                3 => {
-                    out.buf.pop();
-                    self.stretched = true;
-                }
-                4.. => {}
-                _ => out.buf.push(c),
-            }
+            self.stretch(c, out);
             return;
         }
         self.last = Some(c);

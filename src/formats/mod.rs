@@ -54,6 +54,26 @@ pub enum ReadError {
     },
 }
 
+impl Clone for ReadError {
+    fn clone(&self) -> Self {
+        match self {
+            ReadError::Invalid {
+                file,
+                position,
+                message,
+            } => ReadError::Invalid {
+                file: file.clone(),
+                position: *position,
+                message: message.clone(),
+            },
+            ReadError::Io { file, source } => ReadError::Io {
+                file: file.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+        }
+    }
+}
+
 impl ReadError {
     pub fn invalid(file: &Path, position: Position, message: impl Into<String>) -> Self {
         ReadError::Invalid {
