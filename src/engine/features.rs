@@ -52,6 +52,7 @@ pub enum FeatureKind {
     LinkbackDomain,
     LinkbackSameSite,
     LinkbackTopic,
+    WordStart,
 }
 
 /// A feature in words, for explanations.
@@ -103,6 +104,7 @@ impl Feature {
             FeatureKind::LinkbackDomain => format!("a pingback from {v}"),
             FeatureKind::LinkbackSameSite => "a pingback from this same site".into(),
             FeatureKind::LinkbackTopic => format!("the linking page {v}"),
+            FeatureKind::WordStart => format!("a word starting \"{v}\""),
         }
     }
 }
@@ -127,6 +129,9 @@ impl FeatureSink for Vec<(u64, Feature)> {
         self.push((id, describe()));
     }
 }
+
+/// Words longer than this also give their first this many characters as a feature.
+const WORD_START: usize = 5;
 
 #[inline]
 fn feature_id(kind: FeatureKind, value: &str) -> u64 {
@@ -267,6 +272,16 @@ impl FeatureExtractor {
                         });
                     }
                 }
+            }
+        }
+        // The beginnings of longer words tie inflected forms together in any language that
+        // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan).
+        for token in self.tokens.iter() {
+            if token.chars().nth(WORD_START).is_some() {
+                let start = prefix(token, WORD_START);
+                sink.add(feature_id(FeatureKind::WordStart, start), || {
+                    Feature::new(FeatureKind::WordStart, start)
+                });
             }
         }
         for i in 1..self.word_ids.len() {
