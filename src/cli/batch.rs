@@ -4,27 +4,19 @@
 //! in input order, so memory stays bounded by a few chunks whatever the file size. The output goes to
 //! a temporary file renamed into place at the end: a failed run leaves no partial output.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{hint, FormatArgs};
+use super::input::{hint, FormatArgs, Item, BLOCK};
 use super::ModelArg;
-use crate::engine::{Comment, FeatureExtractor, Score, SpamModel, Verdict};
-use crate::formats::jsonl::{parse_line, Lines};
-use crate::formats::{Format, Position, ReadError};
-
-const CHUNK: usize = 8192;
-/// Items one worker scores in a row.
-const BLOCK: usize = 256;
+use crate::engine::{FeatureExtractor, Score, SpamModel, Verdict};
+use crate::formats::{Position, ReadError};
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
@@ -44,15 +36,6 @@ pub struct BatchArgs {
     /// Worker threads [default: one per core]
     #[arg(long)]
     pub threads: Option<usize>,
-}
-
-/// One unit of work from the reader thread.
-enum Item {
-    /// A JSONL line, parsed by the workers.
-    Line(u64, String),
-    /// A record already parsed by a format reader.
-    Parsed(Box<Comment>, Position),
-    Bad(ReadError),
 }
 
 #[derive(Serialize)]
@@ -93,20 +76,6 @@ impl Tally {
     }
 }
 
-/// Counts the bytes read, for the progress bar.
-struct Counting<R> {
-    inner: R,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
@@ -115,13 +84,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             .context("setting the number of threads")?;
     }
     let model = args.model.load()?;
-    let format = args.format.format_of(&args.input)?;
-    let size = std::fs::metadata(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?
-        .len();
-    let read = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
-    let reader = spawn_reader(&args, format, read.clone(), tx)?;
+    let chunks = args.format.chunks(&args.input)?;
 
     let dir = match args.output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
@@ -142,14 +105,11 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         out.get_ref().sync_all()
     });
 
-    let bar = ProgressBar::new(size).with_style(
-        ProgressStyle::with_template("{bar:40} {percent}% {binary_bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = chunks.progress_bar();
     let mut tally = Tally::default();
     let skip_invalid = args.format.skip_invalid;
     let result = (|| -> anyhow::Result<()> {
-        for chunk in rx {
+        for chunk in chunks.iter() {
             let done: Vec<Block> = chunk
                 .par_chunks(BLOCK)
                 .map(|items| score_block(&model, items, &args.input, args.reasons, skip_invalid))
@@ -163,19 +123,15 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             if to_writer.send(done).is_err() {
                 break;
             }
-            bar.set_position(read.load(Ordering::Relaxed));
+            bar.set_position(chunks.bytes_read());
         }
         Ok(())
     })();
     drop(to_writer);
     let written = writer.join();
     bar.finish_and_clear();
-    // The reader stops when the channel closes; a reader error outranks what it caused here.
-    match reader.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(e),
-        Err(_) => bail!("the reader thread failed"),
-    }
+    // A reader error outranks what it caused here.
+    chunks.finish()?;
     result?;
     match written {
         Ok(r) => r.with_context(|| format!("writing {}", args.output.display()))?,
@@ -198,53 +154,6 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-fn spawn_reader(
-    args: &BatchArgs,
-    format: Format,
-    read: Arc<AtomicU64>,
-    tx: mpsc::SyncSender<Vec<Item>>,
-) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
-    let path = args.input.clone();
-    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = BufReader::with_capacity(1 << 16, Counting { inner: file, read });
-    // JSONL lines are parsed by the workers; other formats are parsed here.
-    let mut source: Box<dyn Iterator<Item = Result<Item, ReadError>> + Send> = match format {
-        Format::Jsonl => {
-            let mut lines = Lines::new(reader, &path);
-            Box::new(std::iter::from_fn(move || {
-                lines
-                    .next_line()
-                    .map(|l| l.map(|(n, text)| Item::Line(n, text)))
-            }))
-        }
-        Format::Csv => Box::new(
-            crate::formats::csv::CsvReader::new(reader, &path, &args.format.csv_options())?
-                .map(|r| r.map(|r| Item::Parsed(Box::new(r.comment), r.position))),
-        ),
-    };
-    Ok(std::thread::spawn(move || -> anyhow::Result<()> {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for item in source.by_ref() {
-            chunk.push(match item {
-                Ok(item) => item,
-                Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
-                Err(e) => return Err(e.into()),
-            });
-            if chunk.len() == CHUNK
-                && tx
-                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                    .is_err()
-            {
-                return Ok(());
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = tx.send(chunk);
-        }
-        Ok(())
-    }))
 }
 
 /// Scored output of a run of consecutive items.
@@ -309,15 +218,8 @@ fn score_item(
     reasons: usize,
     out: &mut Vec<u8>,
 ) -> Result<Score, ReadError> {
-    let parsed;
-    let (comment, position) = match item {
-        Item::Line(n, text) => {
-            parsed = parse_line(text, file, *n)?;
-            (&parsed, Position::Line(*n))
-        }
-        Item::Parsed(c, p) => (c.as_ref(), *p),
-        Item::Bad(e) => return Err(e.clone()),
-    };
+    let mut parsed = None;
+    let (comment, position) = item.comment(file, &mut parsed)?;
     let score = model.score(comment, extractor, ids);
     let reasons = model
         .reasons(comment, extractor, ids, score, reasons)

@@ -4,14 +4,26 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::Comment;
+use rayon::prelude::*;
+
+use crate::engine::train::{example, Example};
+use crate::engine::{Comment, FeatureExtractor};
 use crate::formats::csv::{CsvOptions, CsvReader, Field};
-use crate::formats::jsonl::JsonlReader;
-use crate::formats::{Format, ReadError, Record};
+use crate::formats::jsonl::{parse_line, JsonlReader, Lines};
+use crate::formats::{Format, Position, ReadError, Record};
+
+/// Records read ahead and handed to the workers at a time.
+pub const CHUNK: usize = 8192;
+/// Records one worker handles in a row.
+pub const BLOCK: usize = 256;
 
 #[derive(Debug, Clone, Args)]
 pub struct FormatArgs {
@@ -125,5 +137,227 @@ pub fn hint(e: &ReadError) -> &'static str {
         " (use --skip-invalid to skip such records)"
     } else {
         ""
+    }
+}
+
+/// One record from the reader thread.
+pub enum Item {
+    /// A JSONL line, parsed by the workers.
+    Line(u64, String),
+    /// A record already parsed by a format reader.
+    Parsed(Box<Comment>, Position),
+    /// A record that could not be read.
+    Bad(ReadError),
+}
+
+impl Item {
+    /// The comment and where it was; a JSONL line is parsed into `slot`.
+    pub fn comment<'a>(
+        &'a self,
+        file: &Path,
+        slot: &'a mut Option<Comment>,
+    ) -> Result<(&'a Comment, Position), ReadError> {
+        match self {
+            Item::Line(n, text) => {
+                let comment = slot.insert(parse_line(text, file, *n)?);
+                Ok((comment, Position::Line(*n)))
+            }
+            Item::Parsed(c, p) => Ok((c.as_ref(), *p)),
+            Item::Bad(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// Counts the bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A file read by a thread of its own, in chunks of [`CHUNK`] records, so that parsing and the work
+/// on each record can run on every core while memory stays bounded by a few chunks.
+pub struct Chunks {
+    rx: mpsc::Receiver<Vec<Item>>,
+    reader: JoinHandle<anyhow::Result<()>>,
+    read: Arc<AtomicU64>,
+    size: u64,
+}
+
+impl Chunks {
+    pub fn iter(&self) -> mpsc::Iter<'_, Vec<Item>> {
+        self.rx.iter()
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// A progress bar over the file's bytes, drawn only on a terminal.
+    pub fn progress_bar(&self) -> ProgressBar {
+        ProgressBar::new(self.size).with_style(
+            ProgressStyle::with_template("{bar:40} {percent}% {binary_bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    }
+
+    /// Waits for the reader; an I/O error it met is returned here.
+    pub fn finish(self) -> anyhow::Result<()> {
+        drop(self.rx);
+        match self.reader.join() {
+            Ok(r) => r,
+            Err(_) => bail!("the reader thread failed"),
+        }
+    }
+}
+
+impl FormatArgs {
+    /// Starts reading `path` on a thread of its own.
+    pub fn chunks(&self, path: &Path) -> anyhow::Result<Chunks> {
+        let format = self.format_of(path)?;
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        let read = Arc::new(AtomicU64::new(0));
+        let reader = BufReader::with_capacity(
+            1 << 16,
+            Counting {
+                inner: file,
+                read: read.clone(),
+            },
+        );
+        let path = path.to_owned();
+        // JSONL lines are parsed by the workers; other formats are parsed on the reader thread.
+        let mut source: Box<dyn Iterator<Item = Result<Item, ReadError>> + Send> = match format {
+            Format::Jsonl => {
+                let mut lines = Lines::new(reader, &path);
+                Box::new(std::iter::from_fn(move || {
+                    lines
+                        .next_line()
+                        .map(|l| l.map(|(n, text)| Item::Line(n, text)))
+                }))
+            }
+            Format::Csv => Box::new(
+                CsvReader::new(reader, &path, &self.csv_options())?
+                    .map(|r| r.map(|r| Item::Parsed(Box::new(r.comment), r.position))),
+            ),
+        };
+        let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
+        let reader = std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for item in source.by_ref() {
+                chunk.push(match item {
+                    Ok(item) => item,
+                    Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
+                    Err(e) => return Err(e.into()),
+                });
+                if chunk.len() == CHUNK
+                    && tx
+                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                        .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            Ok(())
+        });
+        Ok(Chunks {
+            rx,
+            reader,
+            read,
+            size,
+        })
+    }
+}
+
+/// Labeled comments reduced to training examples.
+pub struct ReadExamples {
+    pub examples: Vec<Example>,
+    /// Records skipped as invalid (with `--skip-invalid`).
+    pub skipped: u64,
+    /// Comments without a label, left out.
+    pub unlabeled: u64,
+}
+
+/// What one worker made of a block of records.
+struct ExampleBlock {
+    examples: Vec<Example>,
+    skipped: u64,
+    unlabeled: u64,
+    error: Option<ReadError>,
+}
+
+impl FormatArgs {
+    /// Reads every file and extracts the features of its labeled comments, parsing and extracting on
+    /// every core; the comments themselves are not kept. Fails on the first bad record unless
+    /// `--skip-invalid`.
+    pub fn read_examples(&self, paths: &[PathBuf]) -> anyhow::Result<ReadExamples> {
+        let mut out = ReadExamples {
+            examples: Vec::new(),
+            skipped: 0,
+            unlabeled: 0,
+        };
+        for path in paths {
+            let chunks = self.chunks(path)?;
+            let result = (|| -> anyhow::Result<()> {
+                for chunk in chunks.iter() {
+                    let blocks: Vec<ExampleBlock> = chunk
+                        .par_chunks(BLOCK)
+                        .map(|items| self.example_block(items, path))
+                        .collect();
+                    for block in blocks {
+                        if let Some(e) = block.error {
+                            bail!("{e}{}", hint(&e));
+                        }
+                        out.skipped += block.skipped;
+                        out.unlabeled += block.unlabeled;
+                        let base = out.examples.len();
+                        out.examples
+                            .extend(block.examples.into_iter().enumerate().map(|(i, mut e)| {
+                                e.index = base + i;
+                                e
+                            }));
+                    }
+                }
+                Ok(())
+            })();
+            chunks.finish()?;
+            result?;
+        }
+        Ok(out)
+    }
+
+    fn example_block(&self, items: &[Item], path: &Path) -> ExampleBlock {
+        let mut extractor = FeatureExtractor::new();
+        let mut block = ExampleBlock {
+            examples: Vec::with_capacity(items.len()),
+            skipped: 0,
+            unlabeled: 0,
+            error: None,
+        };
+        for item in items {
+            let mut slot = None;
+            match item.comment(path, &mut slot) {
+                Ok((comment, _)) => match example(&mut extractor, comment, 0) {
+                    Some(e) => block.examples.push(e),
+                    None => block.unlabeled += 1,
+                },
+                Err(e) if self.skip_invalid && e.is_skippable() => block.skipped += 1,
+                Err(e) => {
+                    block.error = Some(e);
+                    break;
+                }
+            }
+        }
+        block
     }
 }

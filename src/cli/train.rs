@@ -8,7 +8,7 @@ use clap::Args;
 use super::input::FormatArgs;
 use super::ModelArg;
 use crate::engine::calibrate::ThresholdTargets;
-use crate::engine::{featurize, train, ModelFile, SpamModel, TrainOptions};
+use crate::engine::{train, ModelFile, SpamModel, TrainOptions};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -60,14 +60,10 @@ impl TrainFlags {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
-    let (comments, skipped) = args.format.read_all(&args.inputs)?;
-    let unlabeled = comments.iter().filter(|c| c.label.is_none()).count();
-    let examples = featurize(&comments);
+    let read = args.format.read_examples(&args.inputs)?;
+    let (examples, skipped, unlabeled) = (read.examples, read.skipped, read.unlabeled);
     if examples.is_empty() {
-        bail!(
-            "none of the {} comments read has a label (\"spam\" or \"ham\")",
-            comments.len()
-        );
+        bail!("none of the {unlabeled} comments read has a label (\"spam\" or \"ham\")");
     }
     let data = train(&examples, options, super::now())?;
     let path = args.model.path();

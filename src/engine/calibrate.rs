@@ -4,7 +4,11 @@
 //! out-of-fold log-odds, so the score is a calibrated probability and the base rate of spam enters
 //! through `b`. Thresholds are chosen on the same out-of-fold scores so that ham is rarely called spam.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// The most points Platt scaling is fitted on.
+pub const PLATT_SAMPLE: usize = 50_000;
 
 /// `p = σ(a·llr + b)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -25,8 +29,17 @@ impl Platt {
         self.a * llr + self.b
     }
 
-    /// Fits Platt scaling by Newton's method with Platt's smoothed targets.
+    /// Fits Platt scaling by Newton's method with Platt's smoothed targets, on at most
+    /// [`PLATT_SAMPLE`] evenly spaced points (two parameters need no more).
     pub fn fit(llrs: &[(f64, bool)]) -> Platt {
+        let step = llrs.len().div_ceil(PLATT_SAMPLE).max(1);
+        let sample: Vec<(f64, bool)>;
+        let llrs = if step > 1 {
+            sample = llrs.iter().step_by(step).copied().collect();
+            &sample
+        } else {
+            llrs
+        };
         let positives = llrs.iter().filter(|s| s.1).count() as f64;
         let negatives = llrs.len() as f64 - positives;
         if positives == 0.0 || negatives == 0.0 {
@@ -35,30 +48,31 @@ impl Platt {
         let hi = (positives + 1.0) / (positives + 2.0);
         let lo = 1.0 / (negatives + 2.0);
         let (mut a, mut b) = (0.1, ((positives + 1.0) / (negatives + 1.0)).ln());
+        // Sums over fixed chunks in a fixed order: parallel, yet the same result on every run.
         let loss = |a: f64, b: f64| -> f64 {
-            llrs.iter()
-                .map(|&(x, y)| {
-                    let t = if y { hi } else { lo };
-                    let z = a * x + b;
-                    // -[t ln σ(z) + (1-t) ln σ(-z)]
-                    t * softplus(-z) + (1.0 - t) * softplus(z)
-                })
-                .sum()
+            chunked_sum(llrs, |&(x, y)| {
+                let t = if y { hi } else { lo };
+                let z = a * x + b;
+                // -[t ln σ(z) + (1-t) ln σ(-z)]
+                [
+                    t * softplus(-z) + (1.0 - t) * softplus(z),
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                ]
+            })[0]
         };
         let mut current = loss(a, b);
         for _ in 0..100 {
-            let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
-            for &(x, y) in llrs {
+            let [ga, gb, haa, hab, hbb] = chunked_sum(llrs, |&(x, y)| {
                 let t = if y { hi } else { lo };
                 let p = sigmoid(a * x + b);
                 let d = p - t;
                 let w = (p * (1.0 - p)).max(1e-12);
-                ga += d * x;
-                gb += d;
-                haa += w * x * x;
-                hab += w * x;
-                hbb += w;
-            }
+                [d * x, d, w * x * x, w * x, w]
+            });
+            let (haa, hbb) = (haa + 1e-9, hbb + 1e-9);
             let det = haa * hbb - hab * hab;
             if det.abs() < 1e-18 {
                 break;
@@ -86,6 +100,28 @@ impl Platt {
         }
         Platt { a, b }
     }
+}
+
+/// Sums five per-item terms over fixed chunks on every core, then adds the chunk sums in order.
+fn chunked_sum(items: &[(f64, bool)], term: impl Fn(&(f64, bool)) -> [f64; 5] + Sync) -> [f64; 5] {
+    let partial: Vec<[f64; 5]> = items
+        .par_chunks(8192)
+        .map(|chunk| {
+            chunk.iter().fold([0.0; 5], |mut acc, item| {
+                let t = term(item);
+                for k in 0..5 {
+                    acc[k] += t[k];
+                }
+                acc
+            })
+        })
+        .collect();
+    partial.iter().fold([0.0; 5], |mut acc, p| {
+        for k in 0..5 {
+            acc[k] += p[k];
+        }
+        acc
+    })
 }
 
 #[inline]

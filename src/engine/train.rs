@@ -100,18 +100,27 @@ pub fn featurize(comments: &[Comment]) -> Vec<Example> {
         .par_iter()
         .enumerate()
         .map_init(FeatureExtractor::new, |ex, (index, c)| {
-            let label = c.label?;
-            let mut ids = Vec::new();
-            ex.ids(c, &mut ids);
-            Some(Example {
-                ids,
-                spam: label.is_spam(),
-                group: ex.content_key(),
-                index,
-            })
+            example(ex, c, index)
         })
         .flatten()
         .collect()
+}
+
+/// The example a labeled comment makes (`None` without a label); `index` is its place in the input.
+pub fn example(
+    extractor: &mut FeatureExtractor,
+    comment: &Comment,
+    index: usize,
+) -> Option<Example> {
+    let label = comment.label?;
+    let mut ids = Vec::new();
+    extractor.ids(comment, &mut ids);
+    Some(Example {
+        ids,
+        spam: label.is_spam(),
+        group: extractor.content_key(),
+        index,
+    })
 }
 
 /// Per feature, for each calibration fold and class (`[ham, spam]`): how many comments hold it, and
@@ -254,9 +263,12 @@ pub fn train(
 
 /// Per-feature counts, gathered on every core.
 fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts> {
-    examples
-        .par_chunks(4096)
-        .fold(FxHashMap::<u64, FoldCounts>::default, |mut map, chunk| {
+    // A map per fixed-size chunk, merged in input order: the sums come out the same whatever the
+    // number of threads.
+    let maps: Vec<FxHashMap<u64, FoldCounts>> = examples
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            let mut map = FxHashMap::<u64, FoldCounts>::default();
             for e in chunk {
                 let fold = fold_of(e.group);
                 let class = usize::from(e.spam);
@@ -269,15 +281,15 @@ fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts
             }
             map
         })
-        .reduce(FxHashMap::default, |mut a, mut b| {
-            if a.len() < b.len() {
-                std::mem::swap(&mut a, &mut b);
-            }
-            for (id, c) in b {
-                a.entry(id).or_default().add(&c);
-            }
-            a
-        })
+        .collect();
+    let mut maps = maps.into_iter();
+    let mut all = maps.next().unwrap_or_default();
+    for map in maps {
+        for (id, c) in map {
+            all.entry(id).or_default().add(&c);
+        }
+    }
+    all
 }
 
 /// `log P(spam) − log P(ham)` from the class counts: the prior naive Bayes fits on one row per comment.
