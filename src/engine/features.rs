@@ -130,6 +130,41 @@ impl FeatureSink for Vec<(u64, Feature)> {
     }
 }
 
+/// A small open-addressing set of feature ids, cleared in O(1) by bumping a generation.
+#[derive(Default)]
+struct IdSet {
+    slots: Vec<(u64, u32)>,
+    generation: u32,
+}
+
+impl IdSet {
+    /// Keeps the first occurrence of each id, in order.
+    fn retain_first(&mut self, ids: &mut Vec<u64>) {
+        let want = (ids.len() * 2).next_power_of_two().max(64);
+        if self.slots.len() < want || self.generation == u32::MAX {
+            self.slots = vec![(0, 0); want];
+            self.generation = 0;
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let mask = self.slots.len() - 1;
+        ids.retain(|&id| {
+            let mut i = (id as usize) & mask;
+            loop {
+                let slot = &mut self.slots[i];
+                if slot.1 != generation {
+                    *slot = (id, generation);
+                    return true;
+                }
+                if slot.0 == id {
+                    return false;
+                }
+                i = (i + 1) & mask;
+            }
+        });
+    }
+}
+
 /// Words longer than this also give their first this many characters as a feature.
 const WORD_START: usize = 5;
 
@@ -153,8 +188,11 @@ pub struct FeatureExtractor {
     text: NormalizedText,
     tokens: Tokens,
     word_ids: Vec<u64>,
+    /// Per word: the id of its beginning (0 for words under 4 characters).
+    starts: Vec<u64>,
     side: NormalizedText,
     side_tokens: Tokens,
+    dedup: IdSet,
     /// The last post title seen, and the hashes of its words' beginnings.
     title: String,
     title_words: Vec<u64>,
@@ -170,8 +208,7 @@ impl FeatureExtractor {
     pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
         out.clear();
         self.extract(comment, out);
-        out.sort_unstable();
-        out.dedup();
+        self.dedup.retain_first(out);
     }
 
     /// A hash of the words of the text last extracted: comments that differ only in case, spacing,
@@ -185,12 +222,12 @@ impl FeatureExtractor {
         h.digest()
     }
 
-    /// The comment's features with their descriptions, deduplicated by id.
+    /// The comment's features with their descriptions, deduplicated by id, in the order of [`Self::ids`].
     pub fn described(&mut self, comment: &Comment) -> Vec<(u64, Feature)> {
         let mut out: Vec<(u64, Feature)> = Vec::new();
         self.extract(comment, &mut out);
-        out.sort_by_key(|(id, _)| *id);
-        out.dedup_by_key(|(id, _)| *id);
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|(id, _)| seen.insert(*id));
         out
     }
 
@@ -244,7 +281,22 @@ impl FeatureExtractor {
 
     fn words<S: FeatureSink>(&mut self, sink: &mut S) {
         self.word_ids.clear();
+        self.starts.clear();
         for token in self.tokens.iter() {
+            // The beginnings of longer words tie inflected forms together in any language that
+            // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
+            // characters or more keep theirs to compare with the post title's.
+            let chars = char_count_up_to(token, WORD_START + 1);
+            let start = prefix(token, WORD_START);
+            let start_id = if chars >= 4 {
+                feature_id(FeatureKind::WordStart, start)
+            } else {
+                0
+            };
+            self.starts.push(start_id);
+            if chars > WORD_START {
+                sink.add(start_id, || Feature::new(FeatureKind::WordStart, start));
+            }
             let all_digits = token.bytes().all(|b| b.is_ascii_digit());
             let id = if all_digits && token.len() > 4 {
                 let len = digit_length_bucket(token.len());
@@ -272,16 +324,6 @@ impl FeatureExtractor {
                         });
                     }
                 }
-            }
-        }
-        // The beginnings of longer words tie inflected forms together in any language that
-        // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan).
-        for token in self.tokens.iter() {
-            if token.chars().nth(WORD_START).is_some() {
-                let start = prefix(token, WORD_START);
-                sink.add(feature_id(FeatureKind::WordStart, start), || {
-                    Feature::new(FeatureKind::WordStart, start)
-                });
             }
         }
         for i in 1..self.word_ids.len() {
@@ -414,9 +456,9 @@ impl FeatureExtractor {
             tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
             self.title_words.clear();
             for w in self.side_tokens.iter() {
-                if w.chars().nth(3).is_some() {
+                if char_count_up_to(w, 4) >= 4 {
                     self.title_words
-                        .push(feature_id(FeatureKind::Topic, prefix(w, 5)));
+                        .push(feature_id(FeatureKind::WordStart, prefix(w, WORD_START)));
                 }
             }
         }
@@ -425,11 +467,10 @@ impl FeatureExtractor {
         }
         let mut shared = 0;
         self.seen.clear();
-        for w in self.tokens.iter() {
-            if w.chars().nth(3).is_none() {
+        for &p in &self.starts {
+            if p == 0 {
                 continue;
             }
-            let p = feature_id(FeatureKind::Topic, prefix(w, 5));
             if self.title_words.contains(&p) && !self.seen.contains(&p) {
                 self.seen.push(p);
                 shared += 1;
@@ -461,7 +502,19 @@ impl FeatureExtractor {
     }
 }
 
+/// The number of characters in `word`, counting no further than `cap`.
+fn char_count_up_to(word: &str, cap: usize) -> usize {
+    if word.is_ascii() {
+        word.len().min(cap)
+    } else {
+        word.chars().take(cap).count()
+    }
+}
+
 fn prefix(word: &str, chars: usize) -> &str {
+    if word.is_ascii() {
+        return &word[..word.len().min(chars)];
+    }
     match word.char_indices().nth(chars) {
         Some((i, _)) => &word[..i],
         None => word,
@@ -829,13 +882,18 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_sorted_unique_and_match_descriptions() {
-        let c = Comment::from_text("buy buy buy now now");
+    fn ids_are_unique_and_match_descriptions() {
+        let c = Comment::from_text("buy buy buy now now buy now");
         let mut ids = Vec::new();
         let mut ex = FeatureExtractor::new();
         ex.ids(&c, &mut ids);
         let described: Vec<u64> = ex.described(&c).into_iter().map(|(id, _)| id).collect();
         assert_eq!(ids, described);
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        // words buy, now; phrases "buy buy", "buy now", "now now", "now buy"; and the rest once each
+        assert!(ids.len() < 7 + 4 + 12);
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! What was undone is recorded in [`Obfuscation`] flags: styled letters in a comment are evidence of their own.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Tricks found while normalizing (bit flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct NormalizedText {
     pub upper: u32,
     /// The raw text held HTML tags.
     pub had_html: bool,
+    /// Reused working buffer.
+    scratch: String,
 }
 
 impl NormalizedText {
@@ -86,21 +88,41 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     };
 
     let mut obfuscation = Obfuscation::default();
-    let pre = decoded.chars().filter_map(|c| {
+    let mut pre = std::mem::take(&mut out.scratch);
+    pre.clear();
+    for c in decoded.chars() {
         if is_invisible(c) {
             obfuscation.set(Obfuscation::ZERO_WIDTH);
-            return None;
-        }
-        if is_styled(c) {
+        } else if is_styled(c) {
             obfuscation.set(Obfuscation::STYLED);
-            return Some(unsquare(c));
+            pre.push(unsquare(c));
+        } else {
+            pre.push(c);
         }
-        Some(c)
-    });
+    }
+    // Most text is already in NFKC form; the quick check spares it the full normalization.
+    let decorated = if is_nfkc_quick(pre.chars()) == IsNormalized::Yes {
+        fold_case(pre.chars(), out)
+    } else {
+        fold_case(pre.chars().nfkc(), out)
+    };
+    out.scratch = pre;
+    if decorated {
+        obfuscation.set(Obfuscation::STYLED);
+    }
+    // A trailing U+FEFF is an export artefact, not an attempt to hide anything.
+    if obfuscation.has(Obfuscation::ZERO_WIDTH) && !has_inner_invisible(&decoded) {
+        obfuscation.0 &= !Obfuscation::ZERO_WIDTH;
+    }
+    out.obfuscation = obfuscation;
+}
+
+/// Appends `chars` case-folded to `out.text`, counting letters; drops combining marks that NFKC
+/// could not compose onto a plain letter (decoration: A̲M̲B̲I̲L̲, s̶l̶o̶t̶) and says whether there were any.
+fn fold_case(chars: impl Iterator<Item = char>, out: &mut NormalizedText) -> bool {
     let mut previous_ascii = false;
     let mut decorated = false;
-    for c in pre.nfkc() {
-        // A combining mark NFKC could not compose onto a plain letter is decoration: A̲M̲B̲I̲L̲, s̶l̶o̶t̶.
+    for c in chars {
         if previous_ascii && !c.is_ascii() && unicode_normalization::char::is_combining_mark(c) {
             decorated = true;
             continue;
@@ -118,14 +140,7 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
             out.text.extend(c.to_lowercase());
         }
     }
-    if decorated {
-        obfuscation.set(Obfuscation::STYLED);
-    }
-    // A trailing U+FEFF is an export artefact, not an attempt to hide anything.
-    if obfuscation.has(Obfuscation::ZERO_WIDTH) && !has_inner_invisible(&decoded) {
-        obfuscation.0 &= !Obfuscation::ZERO_WIDTH;
-    }
-    out.obfuscation = obfuscation;
+    decorated
 }
 
 /// Normalizes into a new value (convenience for tests and one-off calls).
