@@ -137,6 +137,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         Ok(r) => r.with_context(|| format!("writing {}", args.output.display()))?,
         Err(_) => bail!("the writer thread failed"),
     }
+    crate::engine::model_file::make_readable(tmp.as_file())?;
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
 

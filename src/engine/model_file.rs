@@ -97,6 +97,7 @@ impl ModelFile {
             .map_err(err)?;
         let bytes = Self::encode(data).map_err(|e| err(std::io::Error::other(e)))?;
         tmp.write_all(&bytes).map_err(err)?;
+        make_readable(tmp.as_file()).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         tmp.persist(path).map_err(|e| err(e.error))?;
         if let Ok(d) = File::open(&dir) {
@@ -184,6 +185,18 @@ impl ModelFile {
     }
 }
 
+/// Temporary files are created private (0600); a model or an output file is an ordinary file (0644).
+pub fn make_readable(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +270,18 @@ mod tests {
             ModelFile::decode(&bytes, Path::new("m")),
             Err(ModelFileError::FeatureVersion { .. })
         ));
+    }
+
+    /// Every released format version stays readable: `models/compat/` keeps one file of each.
+    #[test]
+    fn released_format_versions_still_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/compat");
+        let path = dir.join("format-1.saring");
+        match ModelFile::load(&path) {
+            Ok(model) => assert!(model.vocabulary_size() > 100),
+            // A newer feature version must refuse it by name, never as corrupt.
+            Err(e) => assert!(matches!(e, ModelFileError::FeatureVersion { .. }), "{e}"),
+        }
     }
 
     #[test]
