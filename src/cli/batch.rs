@@ -13,7 +13,7 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{hint, FormatArgs, Item, BLOCK};
+use super::input::{hint, Chunk, FormatArgs, Item, BLOCK};
 use super::ModelArg;
 use crate::engine::{FeatureExtractor, Score, SpamModel, Verdict};
 use crate::formats::{Position, ReadError};
@@ -111,8 +111,18 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let result = (|| -> anyhow::Result<()> {
         for chunk in chunks.iter() {
             let done: Vec<Block> = chunk
+                .items
                 .par_chunks(BLOCK)
-                .map(|items| score_block(&model, items, &args.input, args.reasons, skip_invalid))
+                .map(|items| {
+                    BlockScorer {
+                        model: &model,
+                        chunk: &chunk,
+                        file: &args.input,
+                        reasons: args.reasons,
+                        skip_invalid,
+                    }
+                    .score(items)
+                })
                 .collect();
             for block in &done {
                 tally.add(&block.tally);
@@ -165,81 +175,77 @@ struct Block {
     error: Option<ReadError>,
 }
 
-fn score_block(
-    model: &SpamModel,
-    items: &[Item],
-    file: &Path,
+/// What scoring a block needs besides the items.
+struct BlockScorer<'a> {
+    model: &'a SpamModel,
+    chunk: &'a Chunk,
+    file: &'a Path,
     reasons: usize,
     skip_invalid: bool,
-) -> Block {
-    let mut extractor = FeatureExtractor::new();
-    let mut ids = Vec::new();
-    let mut block = Block {
-        bytes: Vec::with_capacity(items.len() * 64),
-        tally: Tally::default(),
-        error: None,
-    };
-    for item in items {
-        match score_item(
-            model,
-            &mut extractor,
-            &mut ids,
-            item,
-            file,
-            reasons,
-            &mut block.bytes,
-        ) {
-            Ok(score) => {
-                let t = &mut block.tally;
-                t.scored += 1;
-                t.discard += u64::from(score.discard);
-                match score.verdict {
-                    Verdict::Spam => t.spam += 1,
-                    Verdict::Unsure => t.unsure += 1,
-                    Verdict::Ham => t.ham += 1,
-                }
-            }
-            Err(e) if skip_invalid && e.is_skippable() => block.tally.skipped += 1,
-            Err(e) => {
-                block.error = Some(e);
-                break;
-            }
-        }
-    }
-    block
 }
 
-/// Scores one item, appending its output line to `out`.
-fn score_item(
-    model: &SpamModel,
-    extractor: &mut FeatureExtractor,
-    ids: &mut Vec<u64>,
-    item: &Item,
-    file: &Path,
-    reasons: usize,
-    out: &mut Vec<u8>,
-) -> Result<Score, ReadError> {
-    let mut parsed = None;
-    let (comment, position) = item.comment(file, &mut parsed)?;
-    let score = model.score(comment, extractor, ids);
-    let reasons = model
-        .reasons(comment, extractor, ids, score, reasons)
-        .into_iter()
-        .map(|r| r.reason)
-        .collect();
-    let id = match (&comment.id, position) {
-        (Some(id), _) => Id::Given(id),
-        (None, Position::Line(n) | Position::Byte(n)) => Id::Line(n),
-    };
-    let line = OutLine {
-        id,
-        score: score.score,
-        verdict: score.verdict,
-        discard: score.discard,
-        reasons,
-    };
-    serde_json::to_writer(&mut *out, &line)
-        .map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
-    out.push(b'\n');
-    Ok(score)
+impl BlockScorer<'_> {
+    fn score(&self, items: &[Item]) -> Block {
+        let mut extractor = FeatureExtractor::new();
+        let mut ids = Vec::new();
+        let mut block = Block {
+            bytes: Vec::with_capacity(items.len() * 64),
+            tally: Tally::default(),
+            error: None,
+        };
+        for item in items {
+            match self.score_item(&mut extractor, &mut ids, item, &mut block.bytes) {
+                Ok(score) => {
+                    let t = &mut block.tally;
+                    t.scored += 1;
+                    t.discard += u64::from(score.discard);
+                    match score.verdict {
+                        Verdict::Spam => t.spam += 1,
+                        Verdict::Unsure => t.unsure += 1,
+                        Verdict::Ham => t.ham += 1,
+                    }
+                }
+                Err(e) if self.skip_invalid && e.is_skippable() => block.tally.skipped += 1,
+                Err(e) => {
+                    block.error = Some(e);
+                    break;
+                }
+            }
+        }
+        block
+    }
+
+    /// Scores one item, appending its output line to `out`.
+    fn score_item(
+        &self,
+        extractor: &mut FeatureExtractor,
+        ids: &mut Vec<u64>,
+        item: &Item,
+        out: &mut Vec<u8>,
+    ) -> Result<Score, ReadError> {
+        let (model, file) = (self.model, self.file);
+        let mut parsed = None;
+        let (comment, position) = self.chunk.comment(item, file, &mut parsed)?;
+        let score = model.score(comment, extractor, ids);
+        let reasons = model
+            .reasons(comment, extractor, ids, score, self.reasons)
+            .into_iter()
+            .map(|r| r.reason)
+            .collect();
+        let id = match (&comment.id, position) {
+            (Some(id), _) => Id::Given(id),
+            (None, Position::Line(n) | Position::Byte(n)) => Id::Line(n),
+        };
+        let line = OutLine {
+            id,
+            score: score.score,
+            verdict: score.verdict,
+            discard: score.discard,
+            reasons,
+        };
+        serde_json::to_writer(&mut *out, &line)
+            .map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
+        out.push(b'\n');
+        Ok(score)
+    }
 }

@@ -17,10 +17,10 @@ use rayon::prelude::*;
 use crate::engine::train::{example, Example};
 use crate::engine::{Comment, FeatureExtractor};
 use crate::formats::csv::{CsvOptions, CsvReader, Field};
-use crate::formats::jsonl::{parse_line, JsonlReader, Lines};
+use crate::formats::jsonl::{parse_line, JsonlReader};
 use crate::formats::{Format, Position, ReadError, Record};
 
-/// Records read ahead and handed to the workers at a time.
+/// Records of a non-JSONL file read ahead and handed to the workers at a time.
 pub const CHUNK: usize = 8192;
 /// Records one worker handles in a row.
 pub const BLOCK: usize = 256;
@@ -142,23 +142,38 @@ pub fn hint(e: &ReadError) -> &'static str {
 
 /// One record from the reader thread.
 pub enum Item {
-    /// A JSONL line, parsed by the workers.
-    Line(u64, String),
+    /// A JSONL line (its number, and where it sits in the chunk's text), parsed by the workers.
+    Line(u64, std::ops::Range<usize>),
     /// A record already parsed by a format reader.
     Parsed(Box<Comment>, Position),
     /// A record that could not be read.
     Bad(ReadError),
 }
 
-impl Item {
-    /// The comment and where it was; a JSONL line is parsed into `slot`.
+/// Records read ahead together; JSONL lines point into the chunk's text.
+#[derive(Default)]
+pub struct Chunk {
+    pub items: Vec<Item>,
+    text: Vec<u8>,
+}
+
+impl Chunk {
+    /// The comment of one of this chunk's items and where it was; a JSONL line is parsed into `slot`.
     pub fn comment<'a>(
         &'a self,
+        item: &'a Item,
         file: &Path,
         slot: &'a mut Option<Comment>,
     ) -> Result<(&'a Comment, Position), ReadError> {
-        match self {
-            Item::Line(n, text) => {
+        match item {
+            Item::Line(n, range) => {
+                let text = std::str::from_utf8(&self.text[range.clone()]).map_err(|e| {
+                    ReadError::invalid(
+                        file,
+                        Position::Line(*n),
+                        format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
+                    )
+                })?;
                 let comment = slot.insert(parse_line(text, file, *n)?);
                 Ok((comment, Position::Line(*n)))
             }
@@ -185,14 +200,14 @@ impl<R: Read> Read for Counting<R> {
 /// A file read by a thread of its own, in chunks of [`CHUNK`] records, so that parsing and the work
 /// on each record can run on every core while memory stays bounded by a few chunks.
 pub struct Chunks {
-    rx: mpsc::Receiver<Vec<Item>>,
+    rx: mpsc::Receiver<Chunk>,
     reader: JoinHandle<anyhow::Result<()>>,
     read: Arc<AtomicU64>,
     size: u64,
 }
 
 impl Chunks {
-    pub fn iter(&self) -> mpsc::Iter<'_, Vec<Item>> {
+    pub fn iter(&self) -> mpsc::Iter<'_, Chunk> {
         self.rx.iter()
     }
 
@@ -218,6 +233,96 @@ impl Chunks {
     }
 }
 
+/// The longest JSONL record accepted.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+/// Bytes of JSONL read ahead at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Cuts JSON Lines into chunks of about [`CHUNK_BYTES`], whole lines each, with their numbers.
+fn read_jsonl_chunks(
+    mut reader: impl Read,
+    path: &Path,
+    tx: &mpsc::SyncSender<Chunk>,
+) -> anyhow::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line = 0u64;
+    let mut eof = false;
+    while !eof {
+        let mut text = std::mem::take(&mut carry);
+        let mut filled = text.len();
+        text.resize(filled.max(CHUNK_BYTES) + CHUNK_BYTES / 4, 0);
+        // Fill the buffer, or read to the end of the file.
+        while filled < text.len() {
+            let n = reader
+                .read(&mut text[filled..])
+                .map_err(|source| ReadError::Io {
+                    file: path.to_owned(),
+                    source,
+                })?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            filled += n;
+        }
+        text.truncate(filled);
+        let end = if eof {
+            text.len()
+        } else {
+            match text.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None if text.len() > MAX_RECORD_BYTES => bail!(
+                    "{}:line {}: a record longer than {} MiB",
+                    path.display(),
+                    line + 1,
+                    MAX_RECORD_BYTES >> 20
+                ),
+                None => {
+                    carry = text;
+                    continue;
+                }
+            }
+        };
+        carry = text[end..].to_vec();
+        text.truncate(end);
+        let mut chunk = Chunk {
+            items: Vec::with_capacity(text.len() / 100),
+            text,
+        };
+        let mut start = 0;
+        while start < chunk.text.len() {
+            let stop = chunk.text[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(chunk.text.len(), |i| start + i);
+            line += 1;
+            let mut last = stop;
+            while last > start && chunk.text[last - 1] == b'\r' {
+                last -= 1;
+            }
+            if chunk.text[start..last]
+                .iter()
+                .any(|b| !b.is_ascii_whitespace())
+            {
+                if last - start > MAX_RECORD_BYTES {
+                    chunk.items.push(Item::Bad(ReadError::invalid(
+                        path,
+                        Position::Line(line),
+                        format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
+                    )));
+                } else {
+                    chunk.items.push(Item::Line(line, start..last));
+                }
+            }
+            start = stop + 1;
+        }
+        if !chunk.items.is_empty() && tx.send(chunk).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 impl FormatArgs {
     /// Starts reading `path` on a thread of its own.
     pub fn chunks(&self, path: &Path) -> anyhow::Result<Chunks> {
@@ -233,43 +338,33 @@ impl FormatArgs {
             },
         );
         let path = path.to_owned();
-        // JSONL lines are parsed by the workers; other formats are parsed on the reader thread.
-        let mut source: Box<dyn Iterator<Item = Result<Item, ReadError>> + Send> = match format {
-            Format::Jsonl => {
-                let mut lines = Lines::new(reader, &path);
-                Box::new(std::iter::from_fn(move || {
-                    lines
-                        .next_line()
-                        .map(|l| l.map(|(n, text)| Item::Line(n, text)))
-                }))
+        let (tx, rx) = mpsc::sync_channel::<Chunk>(4);
+        let reader = match format {
+            // JSONL is cut into lines here and parsed by the workers.
+            Format::Jsonl => std::thread::spawn(move || read_jsonl_chunks(reader, &path, &tx)),
+            Format::Csv => {
+                let records = CsvReader::new(reader, &path, &self.csv_options())?;
+                std::thread::spawn(move || -> anyhow::Result<()> {
+                    let mut chunk = Chunk::default();
+                    for record in records {
+                        chunk.items.push(match record {
+                            Ok(r) => Item::Parsed(Box::new(r.comment), r.position),
+                            Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
+                            Err(e) => return Err(e.into()),
+                        });
+                        if chunk.items.len() == CHUNK
+                            && tx.send(std::mem::take(&mut chunk)).is_err()
+                        {
+                            return Ok(());
+                        }
+                    }
+                    if !chunk.items.is_empty() {
+                        let _ = tx.send(chunk);
+                    }
+                    Ok(())
+                })
             }
-            Format::Csv => Box::new(
-                CsvReader::new(reader, &path, &self.csv_options())?
-                    .map(|r| r.map(|r| Item::Parsed(Box::new(r.comment), r.position))),
-            ),
         };
-        let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(4);
-        let reader = std::thread::spawn(move || -> anyhow::Result<()> {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for item in source.by_ref() {
-                chunk.push(match item {
-                    Ok(item) => item,
-                    Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
-                    Err(e) => return Err(e.into()),
-                });
-                if chunk.len() == CHUNK
-                    && tx
-                        .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                        .is_err()
-                {
-                    return Ok(());
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = tx.send(chunk);
-            }
-            Ok(())
-        });
         Ok(Chunks {
             rx,
             reader,
@@ -311,8 +406,9 @@ impl FormatArgs {
             let result = (|| -> anyhow::Result<()> {
                 for chunk in chunks.iter() {
                     let blocks: Vec<ExampleBlock> = chunk
+                        .items
                         .par_chunks(BLOCK)
-                        .map(|items| self.example_block(items, path))
+                        .map(|items| self.example_block(&chunk, items, path))
                         .collect();
                     for block in blocks {
                         if let Some(e) = block.error {
@@ -336,7 +432,7 @@ impl FormatArgs {
         Ok(out)
     }
 
-    fn example_block(&self, items: &[Item], path: &Path) -> ExampleBlock {
+    fn example_block(&self, chunk: &Chunk, items: &[Item], path: &Path) -> ExampleBlock {
         let mut extractor = FeatureExtractor::new();
         let mut block = ExampleBlock {
             examples: Vec::with_capacity(items.len()),
@@ -346,7 +442,7 @@ impl FormatArgs {
         };
         for item in items {
             let mut slot = None;
-            match item.comment(path, &mut slot) {
+            match chunk.comment(item, path, &mut slot) {
                 Ok((comment, _)) => match example(&mut extractor, comment, 0) {
                     Some(e) => block.examples.push(e),
                     None => block.unlabeled += 1,
