@@ -288,3 +288,76 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+#[test]
+fn batch_keeps_order_across_read_chunks_with_crlf_blank_lines_and_no_final_newline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("big.jsonl");
+    let mut text = String::new();
+    let n = 30_000;
+    for i in 0..n {
+        // ~70 bytes a line: more than two read chunks of 1 MiB.
+        text.push_str(&format!(
+            "{{\"id\":\"c{i}\",\"content\":\"comment number {i} about the article, thanks\"}}"
+        ));
+        text.push_str(if i % 3 == 0 { "\r\n" } else { "\n" });
+        if i % 1000 == 0 {
+            text.push_str("\n   \n");
+        }
+    }
+    text.pop(); // no final newline
+    std::fs::write(&input, &text).expect("write");
+    let output = dir.path().join("out.jsonl");
+    let out = saring()
+        .args(["batch", "--reasons", "0", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&output).expect("output");
+    let ids: Vec<String> = written
+        .lines()
+        .map(|l| json(l.as_bytes())["id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(ids.len(), n);
+    assert!(ids.iter().enumerate().all(|(i, id)| *id == format!("c{i}")));
+}
+
+#[test]
+fn a_bad_line_far_into_a_big_file_is_named_by_its_number() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("big.jsonl");
+    let mut text = String::new();
+    for i in 0..25_000 {
+        if i == 24_321 {
+            text.push_str("{\"content\": \"unterminated\n");
+        } else {
+            text.push_str(&format!(
+                "{{\"content\":\"line {i} of a long export file, nothing to see\"}}\n"
+            ));
+        }
+    }
+    std::fs::write(&input, &text).expect("write");
+    let out = saring()
+        .args(["batch", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.path().join("o.jsonl"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("big.jsonl:line 24322"), "{stderr}");
+}
