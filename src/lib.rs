@@ -3,8 +3,12 @@
 //! - [`engine`]: the classifier: normalization, tokenization, features, naive Bayes fitted with
 //!   linfa-bayes and scored sparsely, calibration, explanations and the model file.
 //! - [`formats`]: streaming readers and writers of exported comments.
+//! - [`server`]: the HTTP service (actix-web).
+//! - [`config`]: the service's settings.
 //! - [`cli`]: the `saring` subcommands.
 
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod formats;
+pub mod server;

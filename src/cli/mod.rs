@@ -4,6 +4,7 @@ mod batch;
 mod eval;
 mod input;
 mod score;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP service (JSON API) on the model file.
+    Serve(serve::ServeArgs),
     /// Train a model from labeled comments and write it to a model file.
     Train(train::TrainArgs),
     /// Score one comment (JSON on stdin, or --text) and print the score, verdict and reasons.
@@ -35,6 +38,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Train(args) => train::run(args),
         Command::Score(args) => score::run(args),
         Command::Batch(args) => batch::run(args),

@@ -1,0 +1,298 @@
+//! Handlers of saring's own JSON API and the service routes.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::engine::calibrate::sigmoid;
+use crate::engine::{Comment, FeatureExtractor, Reason, SpamModel, Verdict};
+
+thread_local! {
+    static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
+}
+
+/// Reasons given per comment.
+const REASONS: usize = 5;
+
+/// `POST /v1/check` and each result of `/v1/check/batch`.
+#[derive(Serialize)]
+pub struct CheckResult {
+    pub score: f64,
+    pub verdict: Verdict,
+    pub discard: bool,
+    pub reasons: Vec<Reason>,
+    pub model: String,
+}
+
+/// Scores one comment with the model given.
+pub fn check(model: &SpamModel, comment: &Comment) -> CheckResult {
+    let (score, reasons) =
+        EXTRACTOR.with(|ex| model.explain(comment, &mut ex.borrow_mut(), REASONS));
+    CheckResult {
+        score: score.score,
+        verdict: score.verdict,
+        discard: score.discard,
+        reasons,
+        model: model.id().to_owned(),
+    }
+}
+
+/// Checks `Authorization: Bearer KEY` when keys are configured.
+pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if state.settings.open_access() {
+        return Ok(());
+    }
+    match bearer(req) {
+        Some(key) if state.settings.is_api_key(key) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("the API key is not valid")),
+        None => Err(ApiError::unauthorized(
+            "send an API key as `Authorization: Bearer KEY`",
+        )),
+    }
+}
+
+fn authorize_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let Some(token) = &state.settings.admin_token else {
+        return Err(ApiError::forbidden(
+            "admin routes are disabled: set SARING_ADMIN_TOKEN",
+        ));
+    };
+    match bearer(req) {
+        Some(t) if token.matches(t) => Ok(()),
+        _ => Err(ApiError::unauthorized(
+            "admin routes need `Authorization: Bearer ADMIN_TOKEN`",
+        )),
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let too_large =
+        || ApiError::too_large(format!("the request body is larger than {limit} bytes"));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request("bad_body", format!("reading the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses one comment from JSON and checks it against the limits.
+fn parse_comment(bytes: &[u8], state: &AppState) -> Result<Comment, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}"))
+    })?;
+    let comment: Comment = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data if e.to_string().contains("missing field `content`") => {
+            ApiError::unprocessable("missing_content", "the comment has no `content`")
+        }
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable("invalid_comment", e.to_string())
+        }
+        _ => ApiError::bad_request("invalid_json", e.to_string()),
+    })?;
+    let max = state.settings.limits.max_comment_bytes;
+    if comment.content.len() > max {
+        return Err(ApiError::too_large(format!(
+            "the comment is {} bytes long; the limit is {max}",
+            comment.content.len()
+        )));
+    }
+    Ok(comment)
+}
+
+pub async fn score_comment(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    let comment = parse_comment(&body, &state)?;
+    let model = state.model();
+    Ok(HttpResponse::Ok().json(check(&model, &comment)))
+}
+
+#[derive(Serialize)]
+struct BatchResult {
+    results: Vec<CheckResult>,
+}
+
+/// `POST /v1/check/batch`: a JSON array of comments, or NDJSON (one comment per line).
+pub async fn score_batch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let limits = state.settings.limits;
+    let body = read_body(&req, payload, limits.max_batch_body_bytes).await?;
+    let comments = parse_batch(&body, &state)?;
+    let model = state.model();
+    let results = web::block(move || {
+        comments
+            .iter()
+            .map(|c| check(&model, c))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(BatchResult { results }))
+}
+
+fn parse_batch(body: &[u8], state: &AppState) -> Result<Vec<Comment>, ApiError> {
+    let max = state.settings.limits.max_batch;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let raw: Vec<&[u8]> = if first == Some(&b'[') {
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+        items.iter().map(|r| r.get().as_bytes()).collect()
+    } else {
+        body.split(|&b| b == b'\n')
+            .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+            .collect()
+    };
+    if raw.len() > max {
+        return Err(ApiError::too_large(format!(
+            "{} comments in one batch; the limit is {max}",
+            raw.len()
+        )));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            parse_comment(bytes, state).map_err(|mut e| {
+                e.message = format!("comment {i}: {}", e.message);
+                e
+            })
+        })
+        .collect()
+}
+
+#[derive(Serialize)]
+pub struct ModelDescription {
+    pub id: String,
+    /// Seconds since the Unix epoch.
+    pub trained_at: u64,
+    pub spam_comments: u64,
+    pub ham_comments: u64,
+    pub features: usize,
+    /// As calibrated probabilities.
+    pub thresholds: ThresholdsDescription,
+}
+
+#[derive(Serialize)]
+pub struct ThresholdsDescription {
+    pub unsure: f64,
+    pub spam: f64,
+    pub discard: f64,
+}
+
+pub fn describe(model: &SpamModel) -> ModelDescription {
+    let info = model.info();
+    let t = model.thresholds();
+    ModelDescription {
+        id: model.id().to_owned(),
+        trained_at: info.trained_at,
+        spam_comments: info.spam_comments,
+        ham_comments: info.ham_comments,
+        features: model.vocabulary_size(),
+        thresholds: ThresholdsDescription {
+            unsure: sigmoid(t.unsure),
+            spam: sigmoid(t.spam),
+            discard: sigmoid(t.discard),
+        },
+    }
+}
+
+pub async fn model_info(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(describe(&state.model())))
+}
+
+#[derive(Deserialize, Default)]
+struct ReloadRequest {
+    /// Another model file to load instead of the configured one.
+    path: Option<std::path::PathBuf>,
+}
+
+/// `POST /v1/model/reload` (admin): load the model file again, or another, and swap it in.
+pub async fn reload_model(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_admin(&req, &state)?;
+    let body = read_body(&req, payload, 4096).await?;
+    let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReloadRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let state = state.into_inner();
+    let loaded = web::block(move || -> Result<Arc<SpamModel>, String> {
+        state
+            .reload(request.path.as_deref())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    match loaded {
+        Ok(model) => Ok(HttpResponse::Ok().json(describe(&model))),
+        Err(reason) => Err(ApiError::unprocessable(
+            "model_not_loaded",
+            format!("{reason}; the previous model is still serving"),
+        )),
+    }
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ready", "model": state.model().id()}))
+}
+
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}
+
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}

@@ -1,0 +1,48 @@
+//! Shared state: the settings and the model in use, behind an atomically swappable pointer so that a
+//! reload never stalls or fails a request (requests in flight finish on the model they started with).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::config::Settings;
+use crate::engine::{ModelFile, ModelFileError, SpamModel};
+
+pub struct AppState {
+    pub settings: Settings,
+    model: ArcSwap<SpamModel>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, model: SpamModel) -> Self {
+        AppState {
+            settings,
+            model: ArcSwap::from_pointee(model),
+        }
+    }
+
+    /// The model in use now; keep the `Arc` for the whole request.
+    pub fn model(&self) -> Arc<SpamModel> {
+        self.model.load_full()
+    }
+
+    /// Loads `path` (default: the configured model) and swaps it in; on failure the old model stays.
+    pub fn reload(&self, path: Option<&Path>) -> Result<Arc<SpamModel>, ModelFileError> {
+        let path = path.unwrap_or(&self.settings.model);
+        let model = Arc::new(ModelFile::load(path)?);
+        self.model.store(model.clone());
+        Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        assert_send_sync::<super::AppState>();
+        assert_send_sync::<crate::engine::SpamModel>();
+    }
+}

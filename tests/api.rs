@@ -1,0 +1,352 @@
+//! Black-box tests of the HTTP API: the real binary on a free port, talked to over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::blocking::Client;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Trains a model on the tiny fixture corpus into `dir`.
+fn train(dir: &Path, name: &str, input: &Path) -> PathBuf {
+    let model = dir.join(name);
+    let status = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(["train", "--input"])
+        .arg(input)
+        .arg("--model")
+        .arg(&model)
+        .stderr(Stdio::null())
+        .status()
+        .expect("train runs");
+    assert!(status.success());
+    model
+}
+
+/// A running `saring serve`, stopped when dropped.
+struct TestServer {
+    child: Child,
+    base: String,
+    client: Client,
+    _dir: tempfile::TempDir,
+    model: PathBuf,
+}
+
+impl TestServer {
+    fn start(env: &[(&str, &str)]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let model = train(dir.path(), "model.saring", &fixture("tiny-corpus.jsonl"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_saring"));
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("SARING_API_KEYS")
+        .env_remove("SARING_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let base = line
+            .trim()
+            .strip_prefix("saring listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        TestServer {
+            child,
+            base,
+            client: Client::new(),
+            _dir: dir,
+            model,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::blocking::Body>,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .body(body)
+            .header("content-type", "application/json");
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().expect("request");
+        let status = resp.status();
+        (status, resp.json().unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn check_scores_a_comment_with_reasons_and_the_model_id() {
+    let server = TestServer::start(&[]);
+    let spam = json!({"content": "Main di 𝐙𝐄𝐔𝐒𝟏𝟑𝟖 pasti gacor maxwin, depo 10k langsung wd", "post_title": "Resep soto"});
+    let (status, body) = server.post("/v1/check", spam.to_string(), None);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["score"].as_f64().unwrap_or(0.0) > 0.5, "{body}");
+    assert!(body["verdict"].is_string() && body["discard"].is_boolean());
+    assert!(body["reasons"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(body["model"].as_str().is_some_and(|m| m.starts_with("nb-")));
+    let ham = json!({"content": "Thanks, this helped me fix my garden hose."});
+    let (_, body) = server.post("/v1/check", ham.to_string(), None);
+    assert!(body["score"].as_f64().unwrap_or(1.0) < 0.5, "{body}");
+}
+
+#[test]
+fn api_keys_are_required_when_configured() {
+    let server = TestServer::start(&[("SARING_API_KEYS", "key-one,key-two")]);
+    let comment = json!({"content": "hello"}).to_string();
+    let (status, body) = server.post("/v1/check", comment.clone(), None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "unauthorized");
+    let (status, _) = server.post("/v1/check", comment.clone(), Some("key-three"));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = server.post("/v1/check", comment, Some("key-two"));
+    assert_eq!(status, StatusCode::OK);
+    // The service routes need no key.
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[test]
+fn bad_input_gets_a_json_error_and_the_server_keeps_serving() {
+    let server = TestServer::start(&[]);
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "/v1/check",
+            b"{not json".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "/v1/check",
+            b"{\"content\": \"\xff\xfe\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_utf8",
+        ),
+        (
+            "/v1/check",
+            b"{\"author\": \"x\"}".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_content",
+        ),
+        (
+            "/v1/check",
+            b"{\"content\": 12}".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_comment",
+        ),
+        (
+            "/v1/check",
+            vec![b' '; 300 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "/v1/check",
+            json!({"content": "x".repeat(70 * 1024)})
+                .to_string()
+                .into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "/v1/nowhere",
+            b"{}".to_vec(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (path, body, status, code) in cases {
+        let (got, json) = server.post(path, body, None);
+        assert_eq!(got, status, "{path}: {json}");
+        assert_eq!(error_code(&json), code, "{json}");
+        assert!(json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let wrong_method = server
+        .client
+        .get(server.url("/v1/check"))
+        .send()
+        .expect("get");
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = wrong_method.json().unwrap_or(Value::Null);
+    assert_eq!(error_code(&body), "method_not_allowed");
+    let (status, _) = server.post(
+        "/v1/check",
+        json!({"content": "still fine"}).to_string(),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn batch_answers_in_order_for_json_arrays_and_ndjson() {
+    let server = TestServer::start(&[]);
+    let texts = [
+        "gacor maxwin slot depo",
+        "thanks for the recipe",
+        "call +1-888-555-0199 for support",
+        "nice photo",
+    ];
+    let array = Value::Array(texts.iter().map(|t| json!({"content": t})).collect()).to_string();
+    let (status, body) = server.post("/v1/check/batch", array, None);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let from_array: Vec<f64> = body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap_or(-1.0))
+        .collect();
+    assert_eq!(from_array.len(), 4);
+    let ndjson: String = texts
+        .iter()
+        .map(|t| format!("{}\n", json!({"content": t})))
+        .collect();
+    let (status, body) = server.post("/v1/check/batch", ndjson, None);
+    assert_eq!(status, StatusCode::OK);
+    let from_ndjson: Vec<f64> = body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap_or(-1.0))
+        .collect();
+    assert_eq!(from_array, from_ndjson);
+    // Each is scored as it would be alone.
+    let (_, single) = server.post("/v1/check", json!({"content": texts[2]}).to_string(), None);
+    assert_eq!(single["score"].as_f64(), Some(from_array[2]));
+    let too_many: String = (0..1001)
+        .map(|i| format!("{}\n", json!({"content": format!("c {i}")})))
+        .collect();
+    let (status, body) = server.post("/v1/check/batch", too_many, None);
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, body) = server.post(
+        "/v1/check/batch",
+        "{\"content\":\"a\"}\n{\"nope\":1}\n",
+        None,
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("comment 1:")),
+        "{body}"
+    );
+}
+
+#[test]
+fn reload_swaps_models_and_a_bad_file_leaves_the_old_one_serving() {
+    let server = TestServer::start(&[("SARING_ADMIN_TOKEN", "admin-secret")]);
+    let info: Value = server
+        .client
+        .get(server.url("/v1/model"))
+        .send()
+        .expect("model")
+        .json()
+        .expect("json");
+    let first = info["id"].as_str().expect("id").to_owned();
+    assert_eq!(info["spam_comments"], 20);
+    // Admin only.
+    let (status, _) = server.post("/v1/model/reload", "", None);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A corrupt file is refused and the old model keeps serving.
+    let bad = server.model.with_file_name("bad.saring");
+    std::fs::write(&bad, b"SARINGNB\x01\x00\x01\x00garbage").expect("write");
+    let (status, body) = server.post(
+        "/v1/model/reload",
+        json!({"path": bad}).to_string(),
+        Some("admin-secret"),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("still serving")));
+    let (_, scored) = server.post("/v1/check", json!({"content": "hello"}).to_string(), None);
+    assert_eq!(scored["model"], first.as_str());
+    // A newly trained model is swapped in.
+    let smaller = server.model.with_file_name("smaller.jsonl");
+    let lines: Vec<&str> = include_str!("fixtures/tiny-corpus.jsonl")
+        .lines()
+        .skip(2)
+        .collect();
+    std::fs::write(&smaller, lines.join("\n")).expect("write");
+    let newer = train(
+        server.model.parent().expect("dir"),
+        "model.saring",
+        &smaller,
+    );
+    assert_eq!(newer, server.model);
+    let (status, body) = server.post("/v1/model/reload", "", Some("admin-secret"));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["id"], first.as_str());
+    let (_, scored) = server.post("/v1/check", json!({"content": "hello"}).to_string(), None);
+    assert_eq!(scored["model"], body["id"]);
+}
+
+#[test]
+fn health_and_readiness() {
+    let server = TestServer::start(&[]);
+    let health: Value = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .expect("get")
+        .json()
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+    let ready: Value = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .expect("get")
+        .json()
+        .expect("json");
+    assert_eq!(ready["status"], "ready");
+    assert!(ready["model"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("nb-")));
+}
