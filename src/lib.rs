@@ -5,10 +5,12 @@
 //! - [`formats`]: streaming readers and writers of exported comments.
 //! - [`server`]: the HTTP service (actix-web).
 //! - [`config`]: the service's settings.
+//! - [`feedback`]: moderators' feedback, stored durably in SQLite.
 //! - [`cli`]: the `saring` subcommands.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod feedback;
 pub mod formats;
 pub mod server;

@@ -350,3 +350,50 @@ fn health_and_readiness() {
         .as_str()
         .is_some_and(|m| m.starts_with("nb-")));
 }
+
+#[test]
+fn moderator_feedback_retrain_and_reload_changes_the_verdict() {
+    let server = TestServer::start(&[("SARING_ADMIN_TOKEN", "admin-secret")]);
+    let probe = json!({"content": "have you tried the zorbleflux kettles yet"}).to_string();
+    let (_, before) = server.post("/v1/check", probe.clone(), None);
+    let before = before["score"].as_f64().expect("score");
+    for text in [
+        "zorbleflux kettles half price today only",
+        "best zorbleflux deals online, order now",
+        "zorbleflux kettle outlet, free shipping",
+        "cheap zorbleflux, visit our store",
+        "zorbleflux sale, limited stock",
+        "buy zorbleflux kettles wholesale",
+    ] {
+        let (status, body) = server.post(
+            "/v1/feedback",
+            json!({"comment": {"content": text}, "label": "spam"}).to_string(),
+            None,
+        );
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["stored"], true);
+    }
+    let (status, body) = server.post(
+        "/v1/feedback",
+        json!({"comment": {"content": "x"}, "label": "maybe"}).to_string(),
+        None,
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let db = server.model.with_file_name("data").join("feedback.sqlite");
+    let status = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(["train", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg("--feedback")
+        .arg(&db)
+        .arg("--model")
+        .arg(&server.model)
+        .stderr(Stdio::null())
+        .status()
+        .expect("train runs");
+    assert!(status.success());
+    let (status, _) = server.post("/v1/model/reload", "", Some("admin-secret"));
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = server.post("/v1/check", probe, None);
+    let after = after["score"].as_f64().expect("score");
+    assert!(after > before + 0.2, "before {before}, after {after}");
+}

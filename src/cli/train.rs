@@ -8,13 +8,17 @@ use clap::Args;
 use super::input::FormatArgs;
 use super::ModelArg;
 use crate::engine::calibrate::ThresholdTargets;
-use crate::engine::{train, ModelFile, SpamModel, TrainOptions};
+use crate::engine::{featurize, train, ModelFile, SpamModel, TrainOptions};
+use crate::feedback::FeedbackStore;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Labeled comments (JSONL or CSV; each record needs a label)
-    #[arg(long = "input", short = 'i', required = true, num_args = 1.., value_name = "FILE")]
+    #[arg(long = "input", short = 'i', required_unless_present = "feedback", num_args = 1.., value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
+    /// Also learn from the moderators' feedback stored by `saring serve` (its data-dir/feedback.sqlite)
+    #[arg(long, value_name = "DB")]
+    pub feedback: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
@@ -61,7 +65,24 @@ impl TrainFlags {
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
     let read = args.format.read_examples(&args.inputs)?;
-    let (examples, skipped, unlabeled) = (read.examples, read.skipped, read.unlabeled);
+    let (mut examples, skipped, unlabeled) = (read.examples, read.skipped, read.unlabeled);
+    if let Some(db) = &args.feedback {
+        if !db.exists() {
+            bail!("no feedback database at {}", db.display());
+        }
+        let comments = FeedbackStore::open(db)?.comments()?;
+        let base = examples.len();
+        let mut from_feedback = featurize(&comments);
+        for e in &mut from_feedback {
+            e.index += base;
+        }
+        eprintln!(
+            "adding {} comments of moderators' feedback from {}",
+            from_feedback.len(),
+            db.display()
+        );
+        examples.extend(from_feedback);
+    }
     if examples.is_empty() {
         bail!("none of the {unlabeled} comments read has a label (\"spam\" or \"ham\")");
     }

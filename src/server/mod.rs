@@ -1,6 +1,7 @@
-//! The HTTP service on actix-web: saring's JSON API (`/v1/…`) and the service routes (`/healthz`,
-//! `/readyz`). [`Server::build`] is what `saring serve` and the tests both run.
+//! The HTTP service on actix-web: saring's JSON API (`/v1/…`), the Akismet-compatible API (`/1.1/…`)
+//! and the service routes (`/healthz`, `/readyz`). [`Server::build`] is what `saring serve` and the tests both run.
 
+pub mod akismet;
 pub mod error;
 pub mod routes;
 pub mod state;
@@ -13,6 +14,7 @@ use anyhow::Context;
 
 use crate::config::Settings;
 use crate::engine::ModelFile;
+use crate::feedback::FeedbackStore;
 use state::AppState;
 
 /// A bound, not yet running, server.
@@ -26,6 +28,7 @@ impl Server {
     /// loopback only, whatever address was asked for, and says so.
     pub fn build(mut settings: Settings) -> anyhow::Result<Server> {
         let model = ModelFile::load(&settings.model)?;
+        let feedback = FeedbackStore::open(&settings.data_dir.join("feedback.sqlite"))?;
         if settings.open_access() && !settings.listen.ip().is_loopback() {
             eprintln!(
                 "saring: no API key configured (SARING_API_KEYS), so listening on loopback only instead of {}",
@@ -36,7 +39,7 @@ impl Server {
         let listen = settings.listen;
         let timeout = Duration::from_secs(settings.limits.request_timeout_secs);
         let workers = settings.workers;
-        let state = web::Data::new(AppState::new(settings, model));
+        let state = web::Data::new(AppState::new(settings, model, feedback));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -48,6 +51,11 @@ impl Server {
                 .service(
                     web::resource("/v1/check/batch")
                         .route(web::post().to(routes::score_batch))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/v1/feedback")
+                        .route(web::post().to(routes::record_feedback))
                         .default_service(web::to(routes::method_not_allowed)),
                 )
                 .service(
@@ -70,6 +78,7 @@ impl Server {
                         .route(web::get().to(routes::readyz))
                         .default_service(web::to(routes::method_not_allowed)),
                 )
+                .configure(akismet::configure)
                 .default_service(web::to(routes::not_found))
         })
         .client_request_timeout(timeout)

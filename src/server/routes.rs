@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::engine::calibrate::sigmoid;
-use crate::engine::{Comment, FeatureExtractor, Reason, SpamModel, Verdict};
+use crate::engine::{Comment, FeatureExtractor, Label, Reason, SpamModel, Verdict};
 
 thread_local! {
     static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
@@ -198,6 +198,55 @@ fn parse_batch(body: &[u8], state: &AppState) -> Result<Vec<Comment>, ApiError> 
             })
         })
         .collect()
+}
+
+#[derive(Deserialize)]
+struct FeedbackRequest {
+    comment: Comment,
+    label: Label,
+}
+
+/// Stores a moderator's verdict durably, then says so.
+pub async fn store_feedback(
+    state: &Arc<AppState>,
+    comment: Comment,
+    label: Label,
+    source: &'static str,
+) -> Result<i64, ApiError> {
+    let state = state.clone();
+    web::block(move || {
+        state
+            .feedback
+            .record(&comment, label, source, crate::cli::now())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::internal(format!("feedback not stored: {e}")))
+}
+
+/// `POST /v1/feedback`: `{"comment": {...}, "label": "spam" | "ham"}`.
+pub async fn record_feedback(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    let request: FeedbackRequest =
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::unprocessable("invalid_feedback", e.to_string())
+            }
+            _ => ApiError::bad_request("invalid_json", e.to_string()),
+        })?;
+    let max = state.settings.limits.max_comment_bytes;
+    if request.comment.content.len() > max {
+        return Err(ApiError::too_large(format!(
+            "the comment is longer than {max} bytes"
+        )));
+    }
+    let id = store_feedback(&state.into_inner(), request.comment, request.label, "api").await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({"stored": true, "id": id})))
 }
 
 #[derive(Serialize)]

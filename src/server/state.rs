@@ -8,17 +8,20 @@ use arc_swap::ArcSwap;
 
 use crate::config::Settings;
 use crate::engine::{ModelFile, ModelFileError, SpamModel};
+use crate::feedback::FeedbackStore;
 
 pub struct AppState {
     pub settings: Settings,
     model: ArcSwap<SpamModel>,
+    pub feedback: FeedbackStore,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, model: SpamModel) -> Self {
+    pub fn new(settings: Settings, model: SpamModel, feedback: FeedbackStore) -> Self {
         AppState {
             settings,
             model: ArcSwap::from_pointee(model),
+            feedback,
         }
     }
 
