@@ -31,7 +31,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Explicit limits on what a client may send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Largest request body for a single comment, in bytes.
     pub max_body_bytes: usize,
@@ -43,6 +43,10 @@ pub struct Limits {
     pub max_batch: usize,
     /// Seconds a client has to send its request headers.
     pub request_timeout_secs: u64,
+    /// Requests per second each API key may make on average (0: no limit).
+    pub rate_per_key: f64,
+    /// Requests each key may make at once before the average applies.
+    pub burst_per_key: f64,
 }
 
 impl Default for Limits {
@@ -53,6 +57,8 @@ impl Default for Limits {
             max_comment_bytes: 64 * 1024,
             max_batch: 1000,
             request_timeout_secs: 10,
+            rate_per_key: 2000.0,
+            burst_per_key: 4000.0,
         }
     }
 }

@@ -40,6 +40,10 @@ struct TestServer {
 
 impl TestServer {
     fn start(env: &[(&str, &str)]) -> TestServer {
+        Self::start_with(env, &[])
+    }
+
+    fn start_with(env: &[(&str, &str)], args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let model = train(dir.path(), "model.saring", &fixture("tiny-corpus.jsonl"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_saring"));
@@ -54,6 +58,7 @@ impl TestServer {
         .arg(&model)
         .arg("--data-dir")
         .arg(dir.path().join("data"))
+        .args(args)
         .env_remove("SARING_API_KEYS")
         .env_remove("SARING_ADMIN_TOKEN")
         .stdout(Stdio::piped())
@@ -396,4 +401,105 @@ fn moderator_feedback_retrain_and_reload_changes_the_verdict() {
     let (_, after) = server.post("/v1/check", probe, None);
     let after = after["score"].as_f64().expect("score");
     assert!(after > before + 0.2, "before {before}, after {after}");
+}
+
+#[test]
+fn metrics_count_requests_verdicts_and_name_the_model() {
+    let server = TestServer::start(&[]);
+    for _ in 0..3 {
+        server.post(
+            "/v1/check",
+            json!({"content": "thanks for the recipe"}).to_string(),
+            None,
+        );
+    }
+    server.post("/v1/nowhere", "{}", None);
+    let text = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    assert!(
+        text.contains(r#"saring_http_requests_total{route="/v1/check",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(text.contains("saring_http_request_duration_seconds_bucket"));
+    let verdicts: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("saring_verdicts_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(verdicts, 3);
+    let model: Value = server
+        .client
+        .get(server.url("/v1/model"))
+        .send()
+        .expect("model")
+        .json()
+        .expect("json");
+    let id = model["id"].as_str().expect("id");
+    assert!(
+        text.contains(&format!(r#"saring_model_info{{id="{id}"}} 1"#)),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_rate_limit_answers_429_with_retry_after() {
+    let server = TestServer::start_with(
+        &[("SARING_API_KEYS", "k1")],
+        &["--rate-limit", "1", "--burst", "3"],
+    );
+    let comment = json!({"content": "hi"}).to_string();
+    for _ in 0..3 {
+        let (status, _) = server.post("/v1/check", comment.clone(), Some("k1"));
+        assert_eq!(status, StatusCode::OK);
+    }
+    let resp = server
+        .client
+        .post(server.url("/v1/check"))
+        .bearer_auth("k1")
+        .body(comment)
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!(wait >= 1);
+    let body: Value = resp.json().expect("json");
+    assert_eq!(error_code(&body), "rate_limited");
+}
+
+#[test]
+fn the_openapi_document_is_served_and_lists_every_route() {
+    let server = TestServer::start(&[]);
+    let served: Value = server
+        .client
+        .get(server.url("/v1/openapi.json"))
+        .send()
+        .expect("get")
+        .json()
+        .expect("json");
+    let kept: Value =
+        serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json parses");
+    assert_eq!(served, kept);
+    for path in [
+        "/v1/check",
+        "/v1/check/batch",
+        "/v1/feedback",
+        "/v1/model",
+        "/v1/model/reload",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(served["paths"][path].is_object(), "{path} missing");
+    }
 }

@@ -45,6 +45,12 @@ pub struct ServeArgs {
     /// Seconds a client has to send its request headers
     #[arg(long, default_value_t = Limits::default().request_timeout_secs)]
     pub request_timeout: u64,
+    /// Requests per second each API key may make on average (0: no limit)
+    #[arg(long, default_value_t = Limits::default().rate_per_key)]
+    pub rate_limit: f64,
+    /// Requests each key may make at once before the average applies
+    #[arg(long, default_value_t = Limits::default().burst_per_key)]
+    pub burst: f64,
     /// HTTP worker threads [default: one per core]
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
@@ -64,6 +70,8 @@ impl ServeArgs {
                 max_comment_bytes: self.max_comment_bytes,
                 max_batch: self.max_batch,
                 request_timeout_secs: self.request_timeout,
+                rate_per_key: self.rate_limit,
+                burst_per_key: self.burst,
             },
             workers: self.workers,
         }

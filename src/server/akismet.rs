@@ -152,8 +152,18 @@ async fn comment_check(
         Ok(f) => f,
         Err(resp) => return resp,
     };
-    if !key_is_valid(key(&req, &fields).as_deref(), &state) {
+    let key = key(&req, &fields);
+    if !key_is_valid(key.as_deref(), &state) {
         return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
+    }
+    if let Err(wait) = state.rate_limit.check(key.as_deref().unwrap_or("")) {
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", wait.to_string()))
+            .insert_header(("X-akismet-alert-code", "10003"))
+            .insert_header(("X-akismet-alert-msg", "Rate limit exceeded; retry later."))
+            .content_type("text/plain; charset=utf-8")
+            // Neither "true" nor "false": WordPress holds the comment and asks again later.
+            .body("throttled");
     }
     let comment = fields.comment();
     let max = state.settings.limits.max_comment_bytes;
@@ -188,6 +198,7 @@ async fn comment_check(
         return respond(false, false, None);
     }
     let result = check(&state.model(), &comment);
+    state.metrics.verdict(result.verdict);
     match result.verdict {
         Verdict::Spam => respond(true, result.discard, None),
         Verdict::Ham => respond(false, false, None),

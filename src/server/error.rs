@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// Seconds to wait, sent as `Retry-After` (with 429).
+    pub retry_after: Option<u64>,
     /// Stable, machine-readable: `invalid_json`, `missing_content`, `unauthorized`, …
     pub code: &'static str,
     pub message: String,
@@ -19,8 +21,20 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
+            retry_after: None,
             code,
             message: message.into(),
+        }
+    }
+
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests for this key; retry in {retry_after} s"),
+            )
         }
     }
 
@@ -84,7 +98,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body {
+        let mut resp = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            resp.insert_header(("Retry-After", secs.to_string()));
+        }
+        resp.json(Body {
             error: Inner {
                 code: self.code,
                 message: &self.message,

@@ -3,6 +3,8 @@
 
 pub mod akismet;
 pub mod error;
+pub mod metrics;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -39,10 +41,22 @@ impl Server {
         let listen = settings.listen;
         let timeout = Duration::from_secs(settings.limits.request_timeout_secs);
         let workers = settings.workers;
-        let state = web::Data::new(AppState::new(settings, model, feedback));
+        let metrics = metrics::Metrics::new().context("setting up metrics")?;
+        let state = web::Data::new(AppState::new(settings, model, feedback, metrics));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(metrics::track))
+                .service(
+                    web::resource("/metrics")
+                        .route(web::get().to(metrics::metrics))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/v1/openapi.json")
+                        .route(web::get().to(routes::openapi))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
                 .service(
                     web::resource("/v1/check")
                         .route(web::post().to(routes::score_comment))

@@ -43,18 +43,28 @@ pub fn check(model: &SpamModel, comment: &Comment) -> CheckResult {
     }
 }
 
-/// Checks `Authorization: Bearer KEY` when keys are configured.
+/// Checks `Authorization: Bearer KEY` when keys are configured, then takes a token from the key's
+/// rate limit (by client address when no keys are configured).
 pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    if state.settings.open_access() {
-        return Ok(());
-    }
-    match bearer(req) {
-        Some(key) if state.settings.is_api_key(key) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized("the API key is not valid")),
-        None => Err(ApiError::unauthorized(
-            "send an API key as `Authorization: Bearer KEY`",
-        )),
-    }
+    let who = if state.settings.open_access() {
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
+    } else {
+        match bearer(req) {
+            Some(key) if state.settings.is_api_key(key) => key.to_owned(),
+            Some(_) => return Err(ApiError::unauthorized("the API key is not valid")),
+            None => {
+                return Err(ApiError::unauthorized(
+                    "send an API key as `Authorization: Bearer KEY`",
+                ))
+            }
+        }
+    };
+    state
+        .rate_limit
+        .check(&who)
+        .map_err(ApiError::too_many_requests)
 }
 
 fn authorize_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
@@ -141,7 +151,9 @@ pub async fn score_comment(
     let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
     let comment = parse_comment(&body, &state)?;
     let model = state.model();
-    Ok(HttpResponse::Ok().json(check(&model, &comment)))
+    let result = check(&model, &comment);
+    state.metrics.verdict(result.verdict);
+    Ok(HttpResponse::Ok().json(result))
 }
 
 #[derive(Serialize)]
@@ -168,6 +180,9 @@ pub async fn score_batch(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
+    for r in &results {
+        state.metrics.verdict(r.verdict);
+    }
     Ok(HttpResponse::Ok().json(BatchResult { results }))
 }
 
@@ -328,6 +343,13 @@ pub async fn reload_model(
             format!("{reason}; the previous model is still serving"),
         )),
     }
+}
+
+/// The OpenAPI document of this API (kept in the repository as `openapi.json`).
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(include_str!("../../openapi.json"))
 }
 
 pub async fn healthz() -> HttpResponse {

@@ -10,18 +10,33 @@ use crate::config::Settings;
 use crate::engine::{ModelFile, ModelFileError, SpamModel};
 use crate::feedback::FeedbackStore;
 
+use super::metrics::Metrics;
+use super::rate_limit::RateLimiter;
+
 pub struct AppState {
     pub settings: Settings,
     model: ArcSwap<SpamModel>,
     pub feedback: FeedbackStore,
+    pub metrics: Metrics,
+    pub rate_limit: RateLimiter,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, model: SpamModel, feedback: FeedbackStore) -> Self {
+    pub fn new(
+        settings: Settings,
+        model: SpamModel,
+        feedback: FeedbackStore,
+        metrics: Metrics,
+    ) -> Self {
+        metrics.model_loaded(model.id());
+        let rate_limit =
+            RateLimiter::new(settings.limits.rate_per_key, settings.limits.burst_per_key);
         AppState {
             settings,
             model: ArcSwap::from_pointee(model),
             feedback,
+            metrics,
+            rate_limit,
         }
     }
 
@@ -35,6 +50,7 @@ impl AppState {
         let path = path.unwrap_or(&self.settings.model);
         let model = Arc::new(ModelFile::load(path)?);
         self.model.store(model.clone());
+        self.metrics.model_loaded(model.id());
         Ok(model)
     }
 }
