@@ -503,3 +503,63 @@ fn the_openapi_document_is_served_and_lists_every_route() {
         assert!(served["paths"][path].is_object(), "{path} missing");
     }
 }
+
+#[test]
+fn sigterm_mid_load_loses_no_acknowledged_feedback() {
+    let mut server = TestServer::start(&[]);
+    let url = server.url("/v1/feedback");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (url, stop) = (url.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let client = Client::new();
+                let mut acknowledged = Vec::new();
+                for i in 0..100_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let body = json!({"comment": {"content": format!("worker {w} comment {i}")}, "label": "spam"});
+                    match client.post(&url).json(&body).send() {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            let v: Value = r.json().unwrap_or(Value::Null);
+                            acknowledged.push(v["id"].as_i64().unwrap_or(-1));
+                        }
+                        // Refused or cut off during shutdown: not acknowledged, fine.
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    // SAFETY: signals our own child process.
+    unsafe {
+        libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = server.child.wait().expect("server exits");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+    let acknowledged: Vec<i64> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran: {} acknowledged",
+        acknowledged.len()
+    );
+    let db = server.model.with_file_name("data").join("feedback.sqlite");
+    let store = saring::feedback::FeedbackStore::open(&db).expect("db");
+    let stored = store.count().expect("count");
+    assert!(
+        stored >= acknowledged.len() as u64,
+        "{stored} stored < {} acknowledged",
+        acknowledged.len()
+    );
+    assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Load test of `saring serve` (release build) on this machine: the README's service figures.
+#  1. throughput of POST /v1/check with keep-alive (wrk, 64 connections);
+#  2. latency at half that rate (oha, fixed rate, with latency correction);
+#  3. reloads of the model under load: any failed request is counted.
+# Traffic goes to 127.0.0.1 only, bounded in time. Installs wrk (Debian) and oha (crates.io) if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+command -v wrk >/dev/null || { apt-get update -q && apt-get install -y -q wrk; }
+command -v oha >/dev/null || cargo install oha --locked
+cargo build --release -q
+work=target/loadtest
+rm -rf "$work" && mkdir -p "$work"
+model=${SARING_MODEL:-models/default.saring}
+if [ ! -f "$model" ]; then
+  model=$work/model.saring
+  target/release/saring train --input tests/fixtures/tiny-corpus.jsonl --model "$model" 2>/dev/null
+fi
+SARING_ADMIN_TOKEN=loadtest target/release/saring serve --listen 127.0.0.1:0 --rate-limit 0 \
+  --model "$model" --data-dir "$work/data" >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^saring listening on //p' "$work/serve.out")
+url="$base/v1/check"
+body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" scripts/loadtest-check.lua | sed "s/\\\\'/'/g")
+
+echo "== throughput: wrk -t1 -c64 -d${DURATION}s POST /v1/check"
+wrk -t1 -c64 -d"${DURATION}s" --latency -s scripts/loadtest-check.lua "$url" | tee "$work/wrk.txt"
+rps=$(awk '/^Requests\/sec/ {print int($2)}' "$work/wrk.txt")
+half=$((rps / 2))
+
+echo "== latency at half that rate: oha -q $half for ${DURATION}s"
+oha --no-tui -z "${DURATION}s" -c 32 -q "$half" --latency-correction -m POST \
+  -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n '/Summary/,/Status code distribution/p'
+
+echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"
+wrk -t1 -c64 -d"${DURATION}s" -s scripts/loadtest-check.lua "$url" >"$work/wrk-reload.txt" &
+load=$!
+sleep 1
+ok=0
+for _ in $(seq 20); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer loadtest' "$base/v1/model/reload")
+  [ "$code" = 200 ] && ok=$((ok + 1))
+  sleep 0.3
+done
+wait $load
+cat "$work/wrk-reload.txt"
+echo "reloads that succeeded: $ok of 20"
+if grep -q "Non-2xx" "$work/wrk-reload.txt" || grep -q "Socket errors" "$work/wrk-reload.txt"; then
+  echo "FAILED: requests failed during reloads"; exit 1
+fi
+echo "no failed requests during reloads"
