@@ -33,7 +33,7 @@ half=$((rps / 2))
 
 echo "== latency at half that rate: oha -q $half for ${DURATION}s"
 oha --no-tui -z "${DURATION}s" -c 32 -q "$half" --latency-correction -m POST \
-  -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n '/Summary/,/Status code distribution/p'
+  -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n -e '/Summary/,/Average/p' -e '/Response time distribution/,/99.99%/p' -e '/Status code distribution/,/^$/p'
 
 echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"
 wrk -t1 -c64 -d"${DURATION}s" -s scripts/loadtest-check.lua "$url" >"$work/wrk-reload.txt" &
@@ -52,3 +52,6 @@ if grep -q "Non-2xx" "$work/wrk-reload.txt" || grep -q "Socket errors" "$work/wr
   echo "FAILED: requests failed during reloads"; exit 1
 fi
 echo "no failed requests during reloads"
+if grep -A20 "Status code distribution" "$work/oha.txt" | grep -E '^\s+\[[0-9]+\]' | grep -vq '\[200\]'; then
+  echo "FAILED: errors in the latency run"; exit 1
+fi
