@@ -563,3 +563,33 @@ fn sigterm_mid_load_loses_no_acknowledged_feedback() {
     );
     assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
 }
+
+#[test]
+fn a_client_too_slow_to_send_its_request_is_cut_off() {
+    use std::io::{Read, Write};
+    let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
+        .expect("partial request");
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(8),
+        "cut off after {waited:?}"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    // The server is still there for others.
+    let (status, _) = server.post("/v1/check", json!({"content": "hi"}).to_string(), None);
+    assert_eq!(status, StatusCode::OK);
+}

@@ -31,12 +31,13 @@ impl Server {
     pub fn build(mut settings: Settings) -> anyhow::Result<Server> {
         let model = ModelFile::load(&settings.model)?;
         let feedback = FeedbackStore::open(&settings.data_dir.join("feedback.sqlite"))?;
-        if settings.open_access() && !settings.listen.ip().is_loopback() {
+        if settings.open_access() {
+            if !settings.listen.ip().is_loopback() {
+                settings.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
             eprintln!(
-                "saring: no API key configured (SARING_API_KEYS), so listening on loopback only instead of {}",
-                settings.listen.ip()
+                "saring: no API key configured (SARING_API_KEYS): open access, listening on loopback only"
             );
-            settings.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         let listen = settings.listen;
         let timeout = Duration::from_secs(settings.limits.request_timeout_secs);
