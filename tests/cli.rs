@@ -361,3 +361,79 @@ fn a_bad_line_far_into_a_big_file_is_named_by_its_number() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("big.jsonl:line 24322"), "{stderr}");
 }
+
+#[test]
+fn wxr_exports_train_on_spam_and_approved_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("m.saring");
+    let out = saring()
+        .args(["train", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .arg(fixture("moderated-1.0.wxr"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 40 fixture comments + 2 spam + 2 approved; pending and trash left out.
+    assert!(
+        stderr.contains("on 44 comments (22 spam, 22 ham)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("left out 2 comments without a label"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_shared_wxr_and_disqus_samples_are_read_in_full() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if !dir.is_dir() {
+        eprintln!(
+            "SKIPPED: {} is absent; format samples not read",
+            dir.display()
+        );
+        return;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(work.path());
+    for (file, comments) in [
+        (
+            "format-samples-wordpress-wxr/themeunittestdata.wordpress.xml",
+            33,
+        ),
+        ("format-samples-wordpress-wxr/isso-tests-wordpress.xml", 8),
+        ("format-samples-disqus-xml/isso-tests-disqus.xml", 6),
+        (
+            "format-samples-disqus-xml/disqus-import-wxr-template.xml",
+            1,
+        ),
+    ] {
+        let output = work.path().join("out.jsonl");
+        let out = saring()
+            .args(["batch", "--input"])
+            .arg(dir.join(file))
+            .arg("--output")
+            .arg(&output)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = std::fs::read_to_string(&output)
+            .expect("output")
+            .lines()
+            .count();
+        assert_eq!(lines, comments, "{file}");
+    }
+}

@@ -17,7 +17,9 @@ use rayon::prelude::*;
 use crate::engine::train::{example, Example};
 use crate::engine::{Comment, FeatureExtractor};
 use crate::formats::csv::{CsvOptions, CsvReader, Field};
+use crate::formats::disqus::DisqusReader;
 use crate::formats::jsonl::{parse_line, JsonlReader};
+use crate::formats::wxr::WxrReader;
 use crate::formats::{Format, Position, ReadError, Record};
 
 /// Records of a non-JSONL file read ahead and handed to the workers at a time.
@@ -110,6 +112,8 @@ impl FormatArgs {
         Ok(match format {
             Format::Jsonl => Box::new(JsonlReader::new(reader, path)),
             Format::Csv => Box::new(CsvReader::new(reader, path, &self.csv_options())?),
+            Format::Wxr => Box::new(WxrReader::new(reader, path)),
+            Format::Disqus => Box::new(DisqusReader::new(reader, path)),
         })
     }
 
@@ -342,8 +346,16 @@ impl FormatArgs {
         let reader = match format {
             // JSONL is cut into lines here and parsed by the workers.
             Format::Jsonl => std::thread::spawn(move || read_jsonl_chunks(reader, &path, &tx)),
-            Format::Csv => {
-                let records = CsvReader::new(reader, &path, &self.csv_options())?;
+            other => {
+                // Other formats are parsed here, on the reader thread.
+                let records: Box<dyn Iterator<Item = Result<Record, ReadError>> + Send> =
+                    match other {
+                        Format::Csv => {
+                            Box::new(CsvReader::new(reader, &path, &self.csv_options())?)
+                        }
+                        Format::Wxr => Box::new(WxrReader::new(reader, &path)),
+                        _ => Box::new(DisqusReader::new(reader, &path)),
+                    };
                 std::thread::spawn(move || -> anyhow::Result<()> {
                     let mut chunk = Chunk::default();
                     for record in records {

@@ -257,6 +257,7 @@ impl<R: Read> Iterator for CsvReader<R> {
                 Some(self.comment(line).map(|comment| Record {
                     comment,
                     position: Position::Line(line),
+                    status: None,
                 }))
             }
             Err(e) => Some(Err(csv_error(&self.file, e))),

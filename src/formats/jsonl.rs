@@ -99,6 +99,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             parse_line(&text, self.lines.file(), line).map(|comment| Record {
                 comment,
                 position: Position::Line(line),
+                status: None,
             }),
         )
     }

@@ -4,7 +4,10 @@
 //! record it cannot read with the file and the position (line, or byte offset) and what was expected.
 
 pub mod csv;
+pub mod disqus;
 pub mod jsonl;
+pub mod wxr;
+pub mod xml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,9 @@ impl fmt::Display for Position {
 pub struct Record {
     pub comment: Comment,
     pub position: Position,
+    /// The site's own moderation status, where the export keeps one (approved, pending, spam, trash,
+    /// deleted).
+    pub status: Option<String>,
 }
 
 /// A record that could not be read, or a file that could not be opened.
@@ -96,6 +102,10 @@ pub enum Format {
     Jsonl,
     /// Comma- (or other-) separated values with a header; columns mapped with --map.
     Csv,
+    /// WordPress WXR export (also Disqus' WXR-like import format).
+    Wxr,
+    /// Disqus' native XML export.
+    Disqus,
 }
 
 impl Format {
@@ -105,6 +115,16 @@ impl Format {
         let first = head.iter().find(|b| !b.is_ascii_whitespace());
         match first {
             Some(b'{') => Format::Jsonl,
+            Some(b'<') => {
+                let text = String::from_utf8_lossy(head);
+                if text.contains("wordpress.org/export/") {
+                    Format::Wxr
+                } else if text.contains("<disqus") {
+                    Format::Disqus
+                } else {
+                    Format::Wxr
+                }
+            }
             _ => Format::Csv,
         }
     }

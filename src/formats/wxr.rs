@@ -1,0 +1,221 @@
+//! WordPress WXR exports (1.0, 1.1, 1.2; the `wp` namespace matched by version whatever its scheme), and
+//! Disqus' WXR-like import format. Every `<wp:comment>` becomes a comment with its post's title and link,
+//! its type (empty means an ordinary comment), author fields, IP, date, parent and moderation status
+//! (`1` approved, `0` pending, `spam`, `trash`). Streams: one comment in memory at a time.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use super::xml::{Ns, XmlEvent, XmlStream};
+use super::{Position, ReadError, Record};
+use crate::engine::{Comment, Label};
+
+pub struct WxrReader<R> {
+    xml: XmlStream<R>,
+    post_title: Option<String>,
+    post_link: Option<String>,
+    /// The comment being read, and where it started.
+    comment: Option<(Comment, Option<String>, Position)>,
+    done: bool,
+}
+
+impl<R: BufRead> WxrReader<R> {
+    pub fn new(reader: R, file: &Path) -> Self {
+        WxrReader {
+            xml: XmlStream::new(reader, file),
+            post_title: None,
+            post_link: None,
+            comment: None,
+            done: false,
+        }
+    }
+}
+
+/// The moderation status as exports write it: `1` approved, `0` pending, `spam`, `trash`.
+pub fn status_name(approved: &str) -> &'static str {
+    match approved.trim() {
+        "1" | "approve" | "approved" => "approved",
+        "0" | "hold" | "pending" => "pending",
+        "spam" => "spam",
+        "trash" => "trash",
+        _ => "other",
+    }
+}
+
+/// The label a moderation status teaches by default: spam is spam, approved is ham, the rest neither.
+pub fn label_of(status: &str) -> Option<Label> {
+    match status {
+        "spam" => Some(Label::Spam),
+        "approved" => Some(Label::Ham),
+        _ => None,
+    }
+}
+
+impl<R: BufRead> Iterator for WxrReader<R> {
+    type Item = Result<Record, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let event = match self.xml.next_event() {
+                Ok(e) => e,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            match event {
+                XmlEvent::Eof => {
+                    self.done = true;
+                    if self.comment.is_some() {
+                        let at = self.xml.position();
+                        return Some(Err(ReadError::invalid(
+                            self.xml.file(),
+                            at,
+                            "the file ends inside a <wp:comment>",
+                        )));
+                    }
+                }
+                XmlEvent::Start { ns, name, .. } => match (ns, name.as_str()) {
+                    (Ns::Other, "item") => {
+                        self.post_title = None;
+                        self.post_link = None;
+                    }
+                    (Ns::WordPress, "comment") => {
+                        let c = Comment {
+                            post_title: self.post_title.clone(),
+                            permalink: self.post_link.clone(),
+                            ..Comment::default()
+                        };
+                        self.comment = Some((c, None, self.xml.position()));
+                    }
+                    _ => {}
+                },
+                XmlEvent::End { ns, name, text } => {
+                    let Some((c, status, _)) = self.comment.as_mut() else {
+                        if ns == Ns::Other {
+                            match name.as_str() {
+                                "title" => self.post_title = Some(text.trim().to_owned()),
+                                "link" => self.post_link = Some(text.trim().to_owned()),
+                                _ => {}
+                            }
+                        }
+                        continue;
+                    };
+                    if ns != Ns::WordPress {
+                        continue;
+                    }
+                    let value = || {
+                        let t = text.trim();
+                        (!t.is_empty()).then(|| t.to_owned())
+                    };
+                    match name.as_str() {
+                        "comment_id" => c.id = value(),
+                        "comment_author" => c.author = value(),
+                        "comment_author_email" => c.author_email = value(),
+                        "comment_author_url" => c.author_url = value(),
+                        "comment_author_IP" => c.user_ip = value(),
+                        "comment_content" => c.content = text.trim().to_owned(),
+                        "comment_type" => c.kind = value(),
+                        "comment_approved" => *status = Some(status_name(&text).to_owned()),
+                        "comment" => {
+                            let (mut comment, status, position) = self.comment.take()?;
+                            let status = status.unwrap_or_else(|| "approved".to_owned());
+                            comment.label = label_of(&status);
+                            return Some(Ok(Record {
+                                comment,
+                                position,
+                                status: Some(status),
+                            }));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(xml: &str) -> Vec<Result<Record, ReadError>> {
+        WxrReader::new(xml.as_bytes(), Path::new("t.xml")).collect()
+    }
+
+    const WXR: &str = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.0/">
+<channel><item><title>Japan &amp; cyber diplomacy</title><link>https://blog.example/jp</link>
+<wp:comment><wp:comment_id>7</wp:comment_id><wp:comment_author>elojob</wp:comment_author>
+<wp:comment_author_url>https://elojob.example</wp:comment_author_url>
+<wp:comment_content><![CDATA[[&hellip;] joki rank murah [&hellip;]]]></wp:comment_content>
+<wp:comment_approved>spam</wp:comment_approved><wp:comment_type>pingback</wp:comment_type></wp:comment>
+<wp:comment><wp:comment_id>8</wp:comment_id><wp:comment_content>Nice &laquo;post&raquo; &#8217;</wp:comment_content>
+<wp:comment_approved><![CDATA[1]]></wp:comment_approved><wp:comment_type></wp:comment_type></wp:comment>
+<wp:comment><wp:comment_id>9</wp:comment_id><wp:comment_content>in the bin</wp:comment_content>
+<wp:comment_approved>trash</wp:comment_approved></wp:comment>
+</item></channel></rss>"#;
+
+    #[test]
+    fn reads_comments_with_their_post_status_and_type() {
+        let rows: Vec<Record> = read(WXR)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("valid");
+        assert_eq!(rows.len(), 3);
+        let pingback = &rows[0];
+        assert_eq!(
+            pingback.comment.post_title.as_deref(),
+            Some("Japan & cyber diplomacy")
+        );
+        assert_eq!(pingback.comment.kind.as_deref(), Some("pingback"));
+        assert_eq!(pingback.comment.label, Some(Label::Spam));
+        assert_eq!(pingback.status.as_deref(), Some("spam"));
+        assert_eq!(
+            pingback.comment.content,
+            "[&hellip;] joki rank murah [&hellip;]"
+        );
+        assert_eq!(rows[1].comment.content, "Nice «post» \u{2019}");
+        assert_eq!(rows[1].comment.kind, None);
+        assert_eq!(rows[1].comment.label, Some(Label::Ham));
+        assert_eq!(rows[2].status.as_deref(), Some("trash"));
+        assert_eq!(rows[2].comment.label, None);
+    }
+
+    #[test]
+    fn https_and_other_versions_of_the_namespace_match() {
+        let xml = WXR.replace(
+            "http://wordpress.org/export/1.0/",
+            "https://wordpress.org/export/1.2/",
+        );
+        assert_eq!(read(&xml).len(), 3);
+    }
+
+    #[test]
+    fn a_truncated_file_is_an_error_with_a_byte_offset() {
+        let cut = &WXR[..WXR.find("in the bin").unwrap_or(WXR.len())];
+        let rows = read(cut);
+        let err = rows
+            .last()
+            .and_then(|r| r.as_ref().err())
+            .expect("an error")
+            .to_string();
+        assert!(err.starts_with("t.xml:byte "), "{err}");
+    }
+
+    #[test]
+    fn entity_expansion_tricks_are_not_followed() {
+        let xml = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><item><title>t</title>
+<wp:comment><wp:comment_content>&lol2; &xxe;</wp:comment_content><wp:comment_approved>1</wp:comment_approved></wp:comment>
+</item></channel></rss>"#;
+        let rows: Vec<Record> = read(xml)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("reads");
+        assert_eq!(rows[0].comment.content, "&lol2; &xxe;");
+    }
+}

@@ -1,0 +1,203 @@
+//! What the WXR and Disqus readers share: a namespace-aware streaming reader that gathers element text
+//! (CDATA or not) and resolves entities without ever reading a DTD, so external entities and
+//! "billion laughs" expansions cannot happen. HTML entities (`&laquo;`) are resolved as HTML would.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+use super::{Position, ReadError};
+
+/// Which namespace an element belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ns {
+    /// `http(s)://wordpress.org/export/1.x/`, whatever the scheme and version.
+    WordPress,
+    /// Disqus' `dsq` namespaces (`http://disqus.com/disqus-internals`, `http://www.disqus.com/`).
+    DisqusInternals,
+    Other,
+}
+
+fn classify(ns: &[u8]) -> Ns {
+    let ns = String::from_utf8_lossy(ns);
+    if ns.contains("wordpress.org/export/") {
+        Ns::WordPress
+    } else if ns.contains("disqus.com/disqus-internals") || ns.contains("www.disqus.com") {
+        Ns::DisqusInternals
+    } else {
+        Ns::Other
+    }
+}
+
+/// One thing the readers act on.
+pub enum XmlEvent {
+    /// An element opens; `id` is its `dsq:id`-like `id` attribute, if any.
+    Start {
+        ns: Ns,
+        name: String,
+        id: Option<String>,
+    },
+    /// An element closes, with the text gathered since the last start or end.
+    End {
+        ns: Ns,
+        name: String,
+        text: String,
+    },
+    Eof,
+}
+
+/// The longest text gathered for one element.
+pub const MAX_FIELD_BYTES: usize = 4 << 20;
+
+pub struct XmlStream<R> {
+    reader: NsReader<R>,
+    buf: Vec<u8>,
+    text: String,
+    file: PathBuf,
+    /// An element that was empty (`<x/>`) still owes its end.
+    pending_end: Option<(Ns, String)>,
+}
+
+impl<R: BufRead> XmlStream<R> {
+    pub fn new(reader: R, file: &Path) -> Self {
+        let mut reader = NsReader::from_reader(reader);
+        reader.config_mut().trim_text(false);
+        XmlStream {
+            reader,
+            buf: Vec::new(),
+            text: String::new(),
+            file: file.to_owned(),
+            pending_end: None,
+        }
+    }
+
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Where the reader is, as a byte offset.
+    pub fn position(&self) -> Position {
+        Position::Byte(self.reader.buffer_position())
+    }
+
+    fn error(&self, message: String) -> ReadError {
+        ReadError::invalid(
+            &self.file,
+            Position::Byte(self.reader.error_position()),
+            message,
+        )
+    }
+
+    fn push_text(&mut self, s: &str) -> Result<(), ReadError> {
+        if self.text.len() + s.len() > MAX_FIELD_BYTES {
+            return Err(self.error(format!("a field longer than {} MiB", MAX_FIELD_BYTES >> 20)));
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
+
+    pub fn next_event(&mut self) -> Result<XmlEvent, ReadError> {
+        if let Some((ns, name)) = self.pending_end.take() {
+            return Ok(XmlEvent::End {
+                ns,
+                name,
+                text: String::new(),
+            });
+        }
+        loop {
+            self.buf.clear();
+            // The event borrows the buffer: turn it into an owned step first.
+            let step = match self.reader.read_resolved_event_into(&mut self.buf) {
+                Err(e) => Step::Error(format!("malformed XML: {e}")),
+                Ok((resolved, event)) => {
+                    let ns = match resolved {
+                        ResolveResult::Bound(n) => classify(n.as_ref()),
+                        _ => Ns::Other,
+                    };
+                    match event {
+                        Event::Start(ref e) | Event::Empty(ref e) => Step::Start {
+                            ns,
+                            name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                            id: e
+                                .attributes()
+                                .flatten()
+                                .find(|a| a.key.local_name().as_ref() == b"id")
+                                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned())),
+                            empty: matches!(event, Event::Empty(_)),
+                        },
+                        Event::End(e) => Step::End {
+                            ns,
+                            name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                        },
+                        Event::Text(t) => match t.decode() {
+                            Ok(s) => Step::Text(s.into_owned()),
+                            Err(e) => Step::Error(format!("undecodable text: {e}")),
+                        },
+                        Event::CData(c) => match c.decode() {
+                            Ok(s) => Step::Text(s.into_owned()),
+                            Err(e) => Step::Error(format!("undecodable CDATA: {e}")),
+                        },
+                        Event::GeneralRef(r) => match r.resolve_char_ref() {
+                            Ok(Some(c)) => Step::Text(c.to_string()),
+                            Ok(None) => {
+                                let entity = format!("&{};", String::from_utf8_lossy(&r));
+                                Step::Text(html_escape::decode_html_entities(&entity).into_owned())
+                            }
+                            Err(e) => Step::Error(format!("bad character reference: {e}")),
+                        },
+                        Event::Eof => Step::Eof,
+                        // Declarations, DOCTYPEs (never expanded), comments, processing instructions.
+                        _ => Step::Skip,
+                    }
+                }
+            };
+            match step {
+                Step::Start {
+                    ns,
+                    name,
+                    id,
+                    empty,
+                } => {
+                    self.text.clear();
+                    if empty {
+                        self.pending_end = Some((ns, name.clone()));
+                    }
+                    return Ok(XmlEvent::Start { ns, name, id });
+                }
+                Step::End { ns, name } => {
+                    let text = std::mem::take(&mut self.text);
+                    return Ok(XmlEvent::End { ns, name, text });
+                }
+                Step::Text(s) => self.push_text(&s)?,
+                Step::Eof => return Ok(XmlEvent::Eof),
+                Step::Skip => {}
+                Step::Error(message) => return Err(self.error(message)),
+            }
+        }
+    }
+}
+
+enum Step {
+    Start {
+        ns: Ns,
+        name: String,
+        id: Option<String>,
+        empty: bool,
+    },
+    End {
+        ns: Ns,
+        name: String,
+    },
+    Text(String),
+    Eof,
+    Skip,
+    Error(String),
+}
+
+/// Parses an XML boolean as exports write it.
+pub fn truthy(s: &str) -> bool {
+    matches!(s.trim(), "true" | "1" | "yes")
+}
