@@ -437,3 +437,61 @@ fn the_shared_wxr_and_disqus_samples_are_read_in_full() {
         assert_eq!(lines, comments, "{file}");
     }
 }
+
+#[test]
+fn batch_of_an_export_writes_csv_filters_by_verdict_and_sums_up_the_moderation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let output = dir.path().join("scores.csv");
+    let out = saring()
+        .args(["batch", "--input"])
+        .arg(fixture("moderated-1.0.wxr"))
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&output).expect("csv output");
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["id", "post", "author", "type", "status", "score", "verdict", "discard", "reasons"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("rows");
+    assert_eq!(rows.len(), 6);
+    assert_eq!(&rows[3][1], "Japan's cyber diplomacy");
+    assert_eq!(&rows[3][3], "pingback");
+    assert_eq!(&rows[3][4], "spam");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("on the site: 2 approved, 1 pending, 2 spam, 1 trash"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("disagreements with the site's moderation"),
+        "{stderr}"
+    );
+
+    let only = dir.path().join("spam.jsonl");
+    let out = saring()
+        .args(["batch", "--only", "spam", "--input"])
+        .arg(fixture("moderated-1.0.wxr"))
+        .arg("--output")
+        .arg(&only)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let kept = std::fs::read_to_string(&only).expect("output");
+    assert!(!kept.is_empty());
+    assert!(kept
+        .lines()
+        .all(|l| json(l.as_bytes())["verdict"] == "spam"));
+}

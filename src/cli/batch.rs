@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::input::{hint, Chunk, FormatArgs, Item, BLOCK};
 use super::ModelArg;
-use crate::engine::{FeatureExtractor, Score, SpamModel, Verdict};
+use crate::engine::{FeatureExtractor, SpamModel, Verdict};
 use crate::formats::{Position, ReadError};
 
 #[derive(Debug, Args)]
@@ -33,6 +33,12 @@ pub struct BatchArgs {
     /// Reasons to give per comment (0 is fastest)
     #[arg(long, default_value_t = 3)]
     pub reasons: usize,
+    /// Output format [default: csv for a .csv output file, else jsonl]
+    #[arg(long, value_enum)]
+    pub output_format: Option<OutputFormat>,
+    /// Write only the comments with this verdict (the summary still counts them all)
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
     /// Worker threads [default: one per core]
     #[arg(long)]
     pub threads: Option<usize>,
@@ -45,9 +51,46 @@ enum Id<'a> {
     Line(u64),
 }
 
+/// A verdict to keep (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Spam,
+    Unsure,
+    Ham,
+}
+
+impl Only {
+    fn verdict(self) -> Verdict {
+        match self {
+            Only::Spam => Verdict::Spam,
+            Only::Unsure => Verdict::Unsure,
+            Only::Ham => Verdict::Ham,
+        }
+    }
+}
+
+/// How the scores are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Jsonl,
+    Csv,
+}
+
+/// The columns of the CSV output.
+const CSV_HEADER: &str = "id,post,author,type,status,score,verdict,discard,reasons\n";
+
 #[derive(Serialize)]
 struct OutLine<'a> {
     id: Id<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    post: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+    /// The export's own moderation status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
     score: f64,
     verdict: Verdict,
     discard: bool,
@@ -55,24 +98,106 @@ struct OutLine<'a> {
     reasons: Vec<String>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+impl OutLine<'_> {
+    fn write_csv(&self, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+        let id = match self.id {
+            Id::Given(s) => s.to_owned(),
+            Id::Line(n) => n.to_string(),
+        };
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
+        w.write_record([
+            id.as_str(),
+            self.post.unwrap_or(""),
+            self.author.unwrap_or(""),
+            self.kind.unwrap_or("comment"),
+            self.status.unwrap_or(""),
+            &format!("{:.6}", self.score),
+            self.verdict.as_str(),
+            if self.discard { "true" } else { "false" },
+            &self.reasons.join("; "),
+        ])?;
+        w.flush()?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Clone)]
 struct Tally {
     scored: u64,
+    written: u64,
     spam: u64,
     unsure: u64,
     ham: u64,
     discard: u64,
     skipped: u64,
+    /// Comments per moderation status in the export.
+    statuses: std::collections::BTreeMap<String, u64>,
+    /// Approved on the site but called spam here; marked spam on the site but called ham here.
+    approved_called_spam: u64,
+    spam_called_ham: u64,
 }
 
 impl Tally {
     fn add(&mut self, other: &Tally) {
         self.scored += other.scored;
+        self.written += other.written;
         self.spam += other.spam;
         self.unsure += other.unsure;
         self.ham += other.ham;
         self.discard += other.discard;
         self.skipped += other.skipped;
+        for (k, v) in &other.statuses {
+            *self.statuses.entry(k.clone()).or_default() += v;
+        }
+        self.approved_called_spam += other.approved_called_spam;
+        self.spam_called_ham += other.spam_called_ham;
+    }
+
+    fn count(&mut self, verdict: Verdict, discard: bool, status: Option<&str>) {
+        self.scored += 1;
+        self.discard += u64::from(discard);
+        match verdict {
+            Verdict::Spam => self.spam += 1,
+            Verdict::Unsure => self.unsure += 1,
+            Verdict::Ham => self.ham += 1,
+        }
+        if let Some(status) = status {
+            *self.statuses.entry(status.to_owned()).or_default() += 1;
+            match (status, verdict) {
+                ("approved", Verdict::Spam) => self.approved_called_spam += 1,
+                ("spam", Verdict::Ham) => self.spam_called_ham += 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut s = format!(
+            "scored {} comments: {} spam ({} to discard), {} unsure, {} ham",
+            self.scored, self.spam, self.discard, self.unsure, self.ham
+        );
+        if self.written != self.scored {
+            s += &format!("; wrote {}", self.written);
+        }
+        if self.skipped > 0 {
+            s += &format!("; skipped {} invalid records", self.skipped);
+        }
+        if !self.statuses.is_empty() {
+            let statuses: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            s += &format!(
+                "\non the site: {}\ndisagreements with the site's moderation: {} approved but scored spam, {} marked spam but scored ham",
+                statuses.join(", "),
+                self.approved_called_spam,
+                self.spam_called_ham
+            );
+        }
+        s
     }
 }
 
@@ -94,10 +219,24 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         .prefix(".saring-batch-")
         .tempfile_in(&dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let format = args.output_format.unwrap_or_else(|| {
+        let csv = args
+            .output
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        if csv {
+            OutputFormat::Csv
+        } else {
+            OutputFormat::Jsonl
+        }
+    });
     let (to_writer, blocks) = mpsc::sync_channel::<Vec<Block>>(2);
     let file = tmp.reopen().context("reopening the output file")?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut out = BufWriter::with_capacity(1 << 20, file);
+        if format == OutputFormat::Csv {
+            out.write_all(CSV_HEADER.as_bytes())?;
+        }
         for block in blocks.iter().flatten() {
             out.write_all(&block.bytes)?;
         }
@@ -120,6 +259,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
                         file: &args.input,
                         reasons: args.reasons,
                         skip_invalid,
+                        format,
+                        only: args.only.map(Only::verdict),
                     }
                     .score(items)
                 })
@@ -151,19 +292,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
 
-    eprintln!(
-        "scored {} comments: {} spam ({} to discard), {} unsure, {} ham{}",
-        tally.scored,
-        tally.spam,
-        tally.discard,
-        tally.unsure,
-        tally.ham,
-        if tally.skipped > 0 {
-            format!("; skipped {} invalid records", tally.skipped)
-        } else {
-            String::new()
-        }
-    );
+    eprintln!("{}", tally.summary());
     Ok(())
 }
 
@@ -182,6 +311,8 @@ struct BlockScorer<'a> {
     file: &'a Path,
     reasons: usize,
     skip_invalid: bool,
+    format: OutputFormat,
+    only: Option<Verdict>,
 }
 
 impl BlockScorer<'_> {
@@ -194,17 +325,8 @@ impl BlockScorer<'_> {
             error: None,
         };
         for item in items {
-            match self.score_item(&mut extractor, &mut ids, item, &mut block.bytes) {
-                Ok(score) => {
-                    let t = &mut block.tally;
-                    t.scored += 1;
-                    t.discard += u64::from(score.discard);
-                    match score.verdict {
-                        Verdict::Spam => t.spam += 1,
-                        Verdict::Unsure => t.unsure += 1,
-                        Verdict::Ham => t.ham += 1,
-                    }
-                }
+            match self.score_item(&mut extractor, &mut ids, item, &mut block) {
+                Ok(()) => {}
                 Err(e) if self.skip_invalid && e.is_skippable() => block.tally.skipped += 1,
                 Err(e) => {
                     block.error = Some(e);
@@ -221,12 +343,17 @@ impl BlockScorer<'_> {
         extractor: &mut FeatureExtractor,
         ids: &mut Vec<u64>,
         item: &Item,
-        out: &mut Vec<u8>,
-    ) -> Result<Score, ReadError> {
+        block: &mut Block,
+    ) -> Result<(), ReadError> {
         let (model, file) = (self.model, self.file);
         let mut parsed = None;
-        let (comment, position) = self.chunk.comment(item, file, &mut parsed)?;
+        let (comment, position, status) = self.chunk.record(item, file, &mut parsed)?;
         let score = model.score(comment, extractor, ids);
+        block.tally.count(score.verdict, score.discard, status);
+        if self.only.is_some_and(|only| only != score.verdict) {
+            return Ok(());
+        }
+        block.tally.written += 1;
         let reasons = model
             .reasons(comment, extractor, ids, score, self.reasons)
             .into_iter()
@@ -238,14 +365,26 @@ impl BlockScorer<'_> {
         };
         let line = OutLine {
             id,
+            post: comment.post_title.as_deref(),
+            author: comment.author.as_deref(),
+            kind: comment.kind.as_deref(),
+            status,
             score: score.score,
             verdict: score.verdict,
             discard: score.discard,
             reasons,
         };
-        serde_json::to_writer(&mut *out, &line)
-            .map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
-        out.push(b'\n');
-        Ok(score)
+        let out = &mut block.bytes;
+        match self.format {
+            OutputFormat::Jsonl => {
+                serde_json::to_writer(&mut *out, &line)
+                    .map_err(|e| ReadError::invalid(file, position, e.to_string()))?;
+                out.push(b'\n');
+            }
+            OutputFormat::Csv => line
+                .write_csv(out)
+                .map_err(|e| ReadError::invalid(file, position, e.to_string()))?,
+        }
+        Ok(())
     }
 }

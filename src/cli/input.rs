@@ -149,7 +149,7 @@ pub enum Item {
     /// A JSONL line (its number, and where it sits in the chunk's text), parsed by the workers.
     Line(u64, std::ops::Range<usize>),
     /// A record already parsed by a format reader.
-    Parsed(Box<Comment>, Position),
+    Parsed(Box<Record>),
     /// A record that could not be read.
     Bad(ReadError),
 }
@@ -169,6 +169,16 @@ impl Chunk {
         file: &Path,
         slot: &'a mut Option<Comment>,
     ) -> Result<(&'a Comment, Position), ReadError> {
+        self.record(item, file, slot).map(|(c, p, _)| (c, p))
+    }
+
+    /// As [`Self::comment`], with the export's own moderation status where it has one.
+    pub fn record<'a>(
+        &'a self,
+        item: &'a Item,
+        file: &Path,
+        slot: &'a mut Option<Comment>,
+    ) -> Result<(&'a Comment, Position, Option<&'a str>), ReadError> {
         match item {
             Item::Line(n, range) => {
                 let text = std::str::from_utf8(&self.text[range.clone()]).map_err(|e| {
@@ -179,9 +189,9 @@ impl Chunk {
                     )
                 })?;
                 let comment = slot.insert(parse_line(text, file, *n)?);
-                Ok((comment, Position::Line(*n)))
+                Ok((comment, Position::Line(*n), None))
             }
-            Item::Parsed(c, p) => Ok((c.as_ref(), *p)),
+            Item::Parsed(r) => Ok((&r.comment, r.position, r.status.as_deref())),
             Item::Bad(e) => Err(e.clone()),
         }
     }
@@ -360,7 +370,7 @@ impl FormatArgs {
                     let mut chunk = Chunk::default();
                     for record in records {
                         chunk.items.push(match record {
-                            Ok(r) => Item::Parsed(Box::new(r.comment), r.position),
+                            Ok(r) => Item::Parsed(Box::new(r)),
                             Err(e @ ReadError::Invalid { .. }) => Item::Bad(e),
                             Err(e) => return Err(e.into()),
                         });
