@@ -5,7 +5,9 @@
 //! extra words drawn from the corpus vocabulary, so texts are distinct and of realistic length, and,
 //! as in real exports, a post's comments come together (runs of 1 to 40 share a post title).
 //! The CLI runs as a child process so that its wall time and peak memory (max RSS) are its own.
-//! `SARING_BENCH_COMMENTS` and `SARING_BENCH_TRAIN` change the sizes.
+//! A WXR export of 1,000,000 comments (with approved, pending, spam and trash statuses) is generated the
+//! same way, batch-scored to CSV and trained on. `SARING_BENCH_COMMENTS`, `SARING_BENCH_TRAIN` and
+//! `SARING_BENCH_WXR` change the sizes.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -67,6 +69,64 @@ fn generate(path: &Path, n: usize, labeled: bool, seed: u64) -> std::io::Result<
         serde_json::to_writer(&mut out, &c)?;
         out.write_all(b"\n")?;
     }
+    out.flush()
+}
+
+/// A WXR export of `n` comments, 1 to 40 per post, with moderation statuses.
+fn generate_wxr(path: &Path, n: usize, seed: u64) -> std::io::Result<()> {
+    let base: Vec<Comment> = FIXTURE
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut rng = Rng(seed);
+    let mut out = BufWriter::new(File::create(path)?);
+    writeln!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>bench</title>"#
+    )?;
+    let mut written = 0;
+    let mut post = 0;
+    while written < n {
+        post += 1;
+        let title = base[rng.below(base.len())]
+            .post_title
+            .clone()
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "<item><title>{}</title><link>https://blog.example/p/{post}</link>",
+            esc(&title)
+        )?;
+        for _ in 0..(1 + rng.below(40)).min(n - written) {
+            let c = &base[rng.below(base.len())];
+            let status = match (c.label, rng.below(10)) {
+                (_, 0) => "0",
+                (_, 1) => "trash",
+                (Some(saring::engine::Label::Spam), _) => "spam",
+                _ => "1",
+            };
+            writeln!(
+                out,
+                "<wp:comment><wp:comment_id>{written}</wp:comment_id><wp:comment_author><![CDATA[{}]]></wp:comment_author>\
+                 <wp:comment_author_url>{}</wp:comment_author_url><wp:comment_content><![CDATA[{} {}]]></wp:comment_content>\
+                 <wp:comment_approved>{status}</wp:comment_approved><wp:comment_type>{}</wp:comment_type></wp:comment>",
+                c.author.as_deref().unwrap_or("reader"),
+                esc(c.author_url.as_deref().unwrap_or("")),
+                c.content,
+                written,
+                c.kind.as_deref().unwrap_or(""),
+            )?;
+            written += 1;
+        }
+        writeln!(out, "</item>")?;
+    }
+    writeln!(out, "</channel></rss>")?;
     out.flush()
 }
 
@@ -142,6 +202,30 @@ fn main() {
         &os(&model),
     ]);
 
+    let n_wxr = size("SARING_BENCH_WXR", 1_000_000);
+    let wxr_file = dir.join(format!("export-{n_wxr}.wxr"));
+    if !wxr_file.exists() {
+        generate_wxr(&wxr_file, n_wxr, 13).expect("WXR export");
+    }
+    let wxr_scores = dir.join("wxr-scores.csv");
+    let (wxr_wall, wxr_rss) = run(&[
+        "batch".as_ref(),
+        "--input".as_ref(),
+        &os(&wxr_file),
+        "--output".as_ref(),
+        &os(&wxr_scores),
+        "--model".as_ref(),
+        &os(&model),
+    ]);
+    let wxr_model = dir.join("wxr.saring");
+    let (wxr_train_wall, wxr_train_rss) = run(&[
+        "train".as_ref(),
+        "--input".as_ref(),
+        &os(&wxr_file),
+        "--model".as_ref(),
+        &os(&wxr_model),
+    ]);
+
     // One comment at a time, in process: features, lookups and calibration.
     let model = ModelFile::load(&model).expect("model loads");
     let comments: Vec<Comment> = FIXTURE
@@ -181,6 +265,14 @@ fn main() {
     println!(
         "| `saring batch --reasons 0` | {n_batch} | {fast_wall:.2} s | {:.0} | {fast_rss:.0} MiB |",
         n_batch as f64 / fast_wall
+    );
+    println!(
+        "| `saring batch` of a WXR export, CSV out (3 reasons) | {n_wxr} | {wxr_wall:.2} s | {:.0} | {wxr_rss:.0} MiB |",
+        n_wxr as f64 / wxr_wall
+    );
+    println!(
+        "| `saring train` on the same WXR export | {n_wxr} | {wxr_train_wall:.2} s | {:.0} | {wxr_train_rss:.0} MiB |",
+        n_wxr as f64 / wxr_train_wall
     );
     println!(
         "| score one comment (in process) | {} | {:.2} µs each | {:.0} | |",
