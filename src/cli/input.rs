@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::engine::train::{example, Example};
-use crate::engine::{Comment, FeatureExtractor};
+use crate::engine::{Comment, FeatureExtractor, Label};
 use crate::formats::csv::{CsvOptions, CsvReader, Field};
 use crate::formats::disqus::DisqusReader;
 use crate::formats::jsonl::{parse_line, JsonlReader};
@@ -50,6 +50,47 @@ pub struct FormatArgs {
     /// Skip records that cannot be read (and count them) instead of failing
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Exports: what a pending comment teaches
+    #[arg(long, value_enum, default_value = "skip")]
+    pub pending_as: StatusLabel,
+    /// Exports: what a trashed or deleted comment teaches
+    #[arg(long, value_enum, default_value = "skip")]
+    pub trash_as: StatusLabel,
+    /// Exports: what an approved comment teaches
+    #[arg(long, value_enum, default_value = "ham")]
+    pub approved_as: StatusLabel,
+}
+
+/// The label a moderation status gives, for training and evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusLabel {
+    Spam,
+    Ham,
+    /// Leave such comments out.
+    Skip,
+}
+
+impl StatusLabel {
+    fn label(self) -> Option<Label> {
+        match self {
+            StatusLabel::Spam => Some(Label::Spam),
+            StatusLabel::Ham => Some(Label::Ham),
+            StatusLabel::Skip => None,
+        }
+    }
+}
+
+impl FormatArgs {
+    /// The label of a comment of an export with moderation `status`, as the flags say.
+    pub fn label_for_status(&self, status: &str) -> Option<Label> {
+        match status {
+            "spam" => Some(Label::Spam),
+            "approved" => self.approved_as.label(),
+            "pending" => self.pending_as.label(),
+            "trash" | "deleted" => self.trash_as.label(),
+            _ => None,
+        }
+    }
 }
 
 fn parse_map(s: &str) -> Result<(Field, String), String> {
@@ -125,7 +166,13 @@ impl FormatArgs {
         for path in paths {
             for record in self.open(path)? {
                 match record {
-                    Ok(r) => comments.push(r.comment),
+                    Ok(r) => {
+                        let mut comment = r.comment;
+                        if let Some(status) = &r.status {
+                            comment.label = self.label_for_status(status);
+                        }
+                        comments.push(comment);
+                    }
                     Err(e) if self.skip_invalid && e.is_skippable() => skipped += 1,
                     Err(e) => bail!("{e}{}", hint(&e)),
                 }
@@ -162,17 +209,8 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// The comment of one of this chunk's items and where it was; a JSONL line is parsed into `slot`.
-    pub fn comment<'a>(
-        &'a self,
-        item: &'a Item,
-        file: &Path,
-        slot: &'a mut Option<Comment>,
-    ) -> Result<(&'a Comment, Position), ReadError> {
-        self.record(item, file, slot).map(|(c, p, _)| (c, p))
-    }
-
-    /// As [`Self::comment`], with the export's own moderation status where it has one.
+    /// The comment of one of this chunk's items, where it was, and the export's own moderation status
+    /// where it has one; a JSONL line is parsed into `slot`.
     pub fn record<'a>(
         &'a self,
         item: &'a Item,
@@ -403,6 +441,8 @@ pub struct ReadExamples {
     pub skipped: u64,
     /// Comments without a label, left out.
     pub unlabeled: u64,
+    /// For exports: comments per moderation status, and whether each status was used.
+    pub statuses: std::collections::BTreeMap<String, (u64, bool)>,
 }
 
 /// What one worker made of a block of records.
@@ -410,6 +450,7 @@ struct ExampleBlock {
     examples: Vec<Example>,
     skipped: u64,
     unlabeled: u64,
+    statuses: std::collections::BTreeMap<String, (u64, bool)>,
     error: Option<ReadError>,
 }
 
@@ -422,6 +463,7 @@ impl FormatArgs {
             examples: Vec::new(),
             skipped: 0,
             unlabeled: 0,
+            statuses: Default::default(),
         };
         for path in paths {
             let chunks = self.chunks(path)?;
@@ -438,6 +480,11 @@ impl FormatArgs {
                         }
                         out.skipped += block.skipped;
                         out.unlabeled += block.unlabeled;
+                        for (status, (n, used)) in block.statuses {
+                            let e = out.statuses.entry(status).or_default();
+                            e.0 += n;
+                            e.1 |= used;
+                        }
                         let base = out.examples.len();
                         out.examples
                             .extend(block.examples.into_iter().enumerate().map(|(i, mut e)| {
@@ -460,15 +507,37 @@ impl FormatArgs {
             examples: Vec::with_capacity(items.len()),
             skipped: 0,
             unlabeled: 0,
+            statuses: Default::default(),
             error: None,
         };
         for item in items {
             let mut slot = None;
-            match chunk.comment(item, path, &mut slot) {
-                Ok((comment, _)) => match example(&mut extractor, comment, 0) {
-                    Some(e) => block.examples.push(e),
-                    None => block.unlabeled += 1,
-                },
+            match chunk.record(item, path, &mut slot) {
+                Ok((comment, _, status)) => {
+                    let relabeled;
+                    let comment = match status {
+                        Some(status) => {
+                            let label = self.label_for_status(status);
+                            let e = block.statuses.entry(status.to_owned()).or_default();
+                            e.0 += 1;
+                            e.1 |= label.is_some();
+                            if label == comment.label {
+                                comment
+                            } else {
+                                relabeled = Comment {
+                                    label,
+                                    ..comment.clone()
+                                };
+                                &relabeled
+                            }
+                        }
+                        None => comment,
+                    };
+                    match example(&mut extractor, comment, 0) {
+                        Some(e) => block.examples.push(e),
+                        None => block.unlabeled += 1,
+                    }
+                }
                 Err(e) if self.skip_invalid && e.is_skippable() => block.skipped += 1,
                 Err(e) => {
                     block.error = Some(e);

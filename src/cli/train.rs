@@ -64,8 +64,12 @@ impl TrainFlags {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
-    let read = args.format.read_examples(&args.inputs)?;
-    let (mut examples, skipped, unlabeled) = (read.examples, read.skipped, read.unlabeled);
+    let mut read = args.format.read_examples(&args.inputs)?;
+    let (mut examples, skipped, unlabeled) = (
+        std::mem::take(&mut read.examples),
+        read.skipped,
+        read.unlabeled,
+    );
     if let Some(db) = &args.feedback {
         if !db.exists() {
             bail!("no feedback database at {}", db.display());
@@ -103,6 +107,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     if unlabeled > 0 {
         eprintln!("left out {unlabeled} comments without a label");
+    }
+    for (status, (n, used)) in &read.statuses {
+        let what = if *used { "used" } else { "left out" };
+        eprintln!("export status {status}: {n} comments, {what}");
     }
     if skipped > 0 {
         eprintln!("skipped {skipped} invalid records");
