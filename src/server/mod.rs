@@ -19,6 +19,35 @@ use crate::engine::ModelFile;
 use crate::feedback::FeedbackStore;
 use state::AppState;
 
+/// One route: `route` on `path`, and a JSON 405 for any other method there.
+fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(routes::method_not_allowed))
+}
+
+/// saring's JSON API and the service routes.
+fn routes_of_the_api(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics", web::get().to(metrics::metrics)))
+        .service(resource("/v1/openapi.json", web::get().to(routes::openapi)))
+        .service(resource("/v1/check", web::post().to(routes::score_comment)))
+        .service(resource(
+            "/v1/check/batch",
+            web::post().to(routes::score_batch),
+        ))
+        .service(resource(
+            "/v1/feedback",
+            web::post().to(routes::record_feedback),
+        ))
+        .service(resource("/v1/model", web::get().to(routes::model_info)))
+        .service(resource(
+            "/v1/model/reload",
+            web::post().to(routes::reload_model),
+        ))
+        .service(resource("/healthz", web::get().to(routes::healthz)))
+        .service(resource("/readyz", web::get().to(routes::readyz)));
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     inner: actix_web::dev::Server,
@@ -48,51 +77,7 @@ impl Server {
             App::new()
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(metrics::track))
-                .service(
-                    web::resource("/metrics")
-                        .route(web::get().to(metrics::metrics))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/openapi.json")
-                        .route(web::get().to(routes::openapi))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/check")
-                        .route(web::post().to(routes::score_comment))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/check/batch")
-                        .route(web::post().to(routes::score_batch))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/feedback")
-                        .route(web::post().to(routes::record_feedback))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/model")
-                        .route(web::get().to(routes::model_info))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/v1/model/reload")
-                        .route(web::post().to(routes::reload_model))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/healthz")
-                        .route(web::get().to(routes::healthz))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/readyz")
-                        .route(web::get().to(routes::readyz))
-                        .default_service(web::to(routes::method_not_allowed)),
-                )
+                .configure(routes_of_the_api)
                 .configure(akismet::configure)
                 .default_service(web::to(routes::not_found))
         })
