@@ -495,3 +495,26 @@ fn batch_of_an_export_writes_csv_filters_by_verdict_and_sums_up_the_moderation()
         .lines()
         .all(|l| json(l.as_bytes())["verdict"] == "spam"));
 }
+
+#[test]
+fn a_latin1_wxr_1_1_export_is_read_in_its_declared_encoding() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let output = dir.path().join("o.jsonl");
+    let out = saring()
+        .args(["batch", "--input"])
+        .arg(fixture("latin1-1.1.wxr"))
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = std::fs::read_to_string(&output).expect("output");
+    assert_eq!(json(line.trim().as_bytes())["post"], "Café da manhã");
+}

@@ -109,6 +109,8 @@ impl<R: BufRead> XmlStream<R> {
         }
         loop {
             self.buf.clear();
+            // The declared encoding (ISO-8859-1, windows-1252, …) is known once the declaration is read.
+            let decoder = self.reader.decoder();
             // The event borrows the buffer: turn it into an owned step first.
             let step = match self.reader.read_resolved_event_into(&mut self.buf) {
                 Err(e) => Step::Error(format!("malformed XML: {e}")),
@@ -125,7 +127,11 @@ impl<R: BufRead> XmlStream<R> {
                                 .attributes()
                                 .flatten()
                                 .find(|a| a.key.local_name().as_ref() == b"id")
-                                .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned())),
+                                .and_then(|a| {
+                                    a.decode_and_unescape_value(decoder)
+                                        .ok()
+                                        .map(|v| v.into_owned())
+                                }),
                             empty: matches!(event, Event::Empty(_)),
                         },
                         Event::End(e) => Step::End {
@@ -200,4 +206,31 @@ enum Step {
 /// Parses an XML boolean as exports write it.
 pub fn truthy(s: &str) -> bool {
     matches!(s.trim(), "true" | "1" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_latin1_file_is_decoded() {
+        let xml: &[u8] = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a><b>caf\xe9</b></a>";
+        let mut stream = XmlStream::new(xml, Path::new("x"));
+        let mut texts = Vec::new();
+        loop {
+            match stream.next_event().expect("reads") {
+                XmlEvent::Eof => break,
+                XmlEvent::End { name, text, .. } if name == "b" => texts.push(text),
+                _ => {}
+            }
+        }
+        assert_eq!(texts, ["café"]);
+    }
+
+    #[test]
+    fn a_bom_is_not_text() {
+        let xml = "\u{feff}<?xml version=\"1.0\"?><a><b>x</b></a>";
+        let mut stream = XmlStream::new(xml.as_bytes(), Path::new("x"));
+        assert!(matches!(stream.next_event(), Ok(XmlEvent::Start { .. })));
+    }
 }
