@@ -163,3 +163,28 @@ fn key_in_the_host_name_wrong_content_type_and_array_fields() {
     let store = saring::feedback::FeedbackStore::open(&server.feedback_db()).expect("db");
     assert_eq!(store.count().expect("count"), 0);
 }
+
+#[test]
+fn a_blog_in_another_charset_is_decoded_by_blog_charset() {
+    let server = TestServer::start();
+    let client = Client::new();
+    // "café très bon" in ISO-8859-1, as a Latin-1 WordPress blog sends it.
+    let body = format!(
+        "api_key={KEY}&user_ip=1.2.3.4&blog_charset=ISO-8859-1&comment_content=caf%E9+tr%E8s+bon"
+    );
+    let resp = client
+        .post(format!("{}/1.1/submit-ham", server.base))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=ISO-8859-1",
+        )
+        .body(body)
+        .send()
+        .expect("request");
+    assert_eq!(
+        resp.text().expect("body"),
+        "Thanks for making the web a better place."
+    );
+    let store = saring::feedback::FeedbackStore::open(&server.feedback_db()).expect("db");
+    assert_eq!(store.comments().expect("read")[0].content, "café très bon");
+}

@@ -44,10 +44,21 @@ impl Fields {
         let body = read_body(req, payload, state.settings.limits.max_body_bytes)
             .await
             .map_err(|e| plain(e.status, "invalid", &e.message))?;
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = form_pairs(req.query_string().as_bytes())
+            .chain(form_pairs(&body))
+            .collect();
+        // WordPress sends `blog_charset`; a blog that is not UTF-8 sends its bytes in that charset.
+        let charset = pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == b"blog_charset")
+            .and_then(|(_, v)| encoding_rs::Encoding::for_label(v.trim_ascii()))
+            .unwrap_or(encoding_rs::UTF_8);
         let mut map = HashMap::new();
-        let query = req.query_string().as_bytes();
-        for (k, v) in form_urlencoded::parse(query).chain(form_urlencoded::parse(&body)) {
-            map.insert(k.into_owned(), v.into_owned());
+        for (k, v) in pairs {
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let (value, _) = charset.decode_without_bom_handling(&v);
+            map.insert(key, value.into_owned());
         }
         Ok(Fields(map))
     }
@@ -85,6 +96,26 @@ impl Fields {
     fn is_test(&self) -> bool {
         matches!(self.get("is_test"), Some("1" | "true"))
     }
+}
+
+/// The `key=value` pairs of a form, percent-decoded to bytes (`+` is a space).
+fn form_pairs(form: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    form.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[..0]),
+            };
+            let decode = |s: &[u8]| {
+                let spaced: Vec<u8> = s
+                    .iter()
+                    .map(|&b| if b == b'+' { b' ' } else { b })
+                    .collect();
+                percent_encoding::percent_decode(&spaced).collect::<Vec<u8>>()
+            };
+            (decode(k), decode(v))
+        })
 }
 
 /// The API key: `api_key`, `key`, or the first label of the Host.
