@@ -518,3 +518,27 @@ fn a_latin1_wxr_1_1_export_is_read_in_its_declared_encoding() {
     let line = std::fs::read_to_string(&output).expect("output");
     assert_eq!(json(line.trim().as_bytes())["post"], "Café da manhã");
 }
+
+#[test]
+fn a_truncated_export_fails_with_its_byte_offset_even_when_skipping_invalid_records() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let full = std::fs::read_to_string(fixture("moderated-1.0.wxr")).expect("fixture");
+    let cut = &full[..full.find("deleted by the owner").unwrap_or(full.len())];
+    let input = dir.path().join("cut.wxr");
+    std::fs::write(&input, cut).expect("write");
+    let output = dir.path().join("o.jsonl");
+    let out = saring()
+        .args(["batch", "--skip-invalid", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cut.wxr:byte "), "{stderr}");
+    assert!(!output.exists());
+}

@@ -68,6 +68,12 @@ pub struct Comment {
     pub post_title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
+    /// When it was posted, as the source wrote it (ISO 8601 or `YYYY-MM-DD hh:mm:ss`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The id of the comment it replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Training data only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,

@@ -59,7 +59,7 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                 XmlEvent::Eof => {
                     self.done = true;
                     if self.post.is_some() {
-                        return Some(Err(ReadError::invalid(
+                        return Some(Err(ReadError::malformed(
                             self.xml.file(),
                             self.xml.position(),
                             "the file ends inside a <post>",
@@ -76,6 +76,7 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                         self.thread = Some((id.unwrap_or_default(), None, None));
                     }
                     ("thread", Some((post, _))) => post.thread = id,
+                    ("parent", Some((post, _))) => post.comment.parent = id,
                     ("author", Some(_)) => self.in_author = true,
                     _ => {}
                 },
@@ -91,6 +92,7 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                             ("author", true) => self.in_author = false,
                             ("message", false) => c.content = t.to_owned(),
                             ("ipAddress", false) => c.user_ip = value,
+                            ("createdAt", false) => c.date = value,
                             ("isSpam", false) => post.spam = truthy(t),
                             ("isDeleted", false) => post.deleted = truthy(t),
                             ("post", false) if ns != Ns::DisqusInternals => {
@@ -175,6 +177,7 @@ mod tests {
         assert_eq!(rows[1].comment.post_title, None);
         assert_eq!(rows[1].comment.author.as_deref(), Some("rina"));
         assert_eq!(rows[1].comment.label, Some(Label::Ham));
+        assert_eq!(rows[1].comment.parent.as_deref(), Some("4"));
         assert_eq!(rows[2].status.as_deref(), Some("deleted"));
         assert_eq!(rows[2].comment.label, None);
     }

@@ -53,6 +53,13 @@ pub enum ReadError {
         position: Position,
         message: String,
     },
+    /// The file cannot be read past this point (malformed or truncated XML): never skipped.
+    #[error("{file}:{position}: {message}")]
+    Malformed {
+        file: PathBuf,
+        position: Position,
+        message: String,
+    },
     #[error("{file}: {source}")]
     Io {
         file: PathBuf,
@@ -72,6 +79,15 @@ impl Clone for ReadError {
                 position: *position,
                 message: message.clone(),
             },
+            ReadError::Malformed {
+                file,
+                position,
+                message,
+            } => ReadError::Malformed {
+                file: file.clone(),
+                position: *position,
+                message: message.clone(),
+            },
             ReadError::Io { file, source } => ReadError::Io {
                 file: file.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),
@@ -83,6 +99,15 @@ impl Clone for ReadError {
 impl ReadError {
     pub fn invalid(file: &Path, position: Position, message: impl Into<String>) -> Self {
         ReadError::Invalid {
+            file: file.to_owned(),
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// The rest of the file cannot be read.
+    pub fn malformed(file: &Path, position: Position, message: impl Into<String>) -> Self {
+        ReadError::Malformed {
             file: file.to_owned(),
             position,
             message: message.into(),

@@ -68,7 +68,7 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     self.done = true;
                     if self.comment.is_some() {
                         let at = self.xml.position();
-                        return Some(Err(ReadError::invalid(
+                        return Some(Err(ReadError::malformed(
                             self.xml.file(),
                             at,
                             "the file ends inside a <wp:comment>",
@@ -116,6 +116,9 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                         "comment_author_IP" => c.user_ip = value(),
                         "comment_content" => c.content = text.trim().to_owned(),
                         "comment_type" => c.kind = value(),
+                        "comment_date_gmt" => c.date = value().or(c.date.take()),
+                        "comment_date" if c.date.is_none() => c.date = value(),
+                        "comment_parent" => c.parent = value().filter(|p| p != "0"),
                         "comment_approved" => *status = Some(status_name(&text).to_owned()),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;
@@ -154,6 +157,7 @@ mod tests {
 <wp:comment><wp:comment_id>8</wp:comment_id><wp:comment_content>Nice &laquo;post&raquo; &#8217;</wp:comment_content>
 <wp:comment_approved><![CDATA[1]]></wp:comment_approved><wp:comment_type></wp:comment_type></wp:comment>
 <wp:comment><wp:comment_id>9</wp:comment_id><wp:comment_content>in the bin</wp:comment_content>
+<wp:comment_date>2024-05-02 10:00:00</wp:comment_date><wp:comment_parent>8</wp:comment_parent>
 <wp:comment_approved>trash</wp:comment_approved></wp:comment>
 </item></channel></rss>"#;
 
@@ -180,6 +184,8 @@ mod tests {
         assert_eq!(rows[1].comment.kind, None);
         assert_eq!(rows[1].comment.label, Some(Label::Ham));
         assert_eq!(rows[2].status.as_deref(), Some("trash"));
+        assert_eq!(rows[2].comment.parent.as_deref(), Some("8"));
+        assert_eq!(rows[2].comment.date.as_deref(), Some("2024-05-02 10:00:00"));
         assert_eq!(rows[2].comment.label, None);
     }
 

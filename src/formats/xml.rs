@@ -84,7 +84,7 @@ impl<R: BufRead> XmlStream<R> {
     }
 
     fn error(&self, message: String) -> ReadError {
-        ReadError::invalid(
+        ReadError::malformed(
             &self.file,
             Position::Byte(self.reader.error_position()),
             message,

@@ -89,6 +89,8 @@ impl Fields {
             permalink: self.owned("permalink"),
             post_title: None,
             lang: self.owned("blog_lang"),
+            date: self.owned("comment_date_gmt"),
+            parent: None,
             label: None,
         }
     }
