@@ -542,3 +542,26 @@ fn a_truncated_export_fails_with_its_byte_offset_even_when_skipping_invalid_reco
     assert!(stderr.contains("cut.wxr:byte "), "{stderr}");
     assert!(!output.exists());
 }
+
+#[test]
+fn eval_measures_a_model_on_an_exports_moderation_history() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let out = saring()
+        .args(["eval", "--json", "--input"])
+        .arg(fixture("moderated-1.0.wxr"))
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out.stdout);
+    // 2 spam and 2 approved; pending and trash are not moderation verdicts.
+    assert_eq!(v["comments"], 4);
+    assert_eq!(v["spam"], 2);
+    assert!(v["folds"].is_null());
+}

@@ -17,7 +17,8 @@ pub struct EvalArgs {
     /// Labeled comments to train on (cross-validation, or training before --test)
     #[arg(long = "input", short = 'i', num_args = 1.., value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
-    /// k-fold cross-validation over --input, folding by normalized text [default: 5 without --test]
+    /// k-fold cross-validation over --input, folding by normalized text (without it and without
+    /// --test, the --model file is measured on --input)
     #[arg(long, conflicts_with = "test")]
     pub folds: Option<usize>,
     /// Labeled comments to measure on; with --input the model is trained on those first, without it
@@ -44,19 +45,20 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
     let measured: Vec<Comment>;
-    let report = if args.test.is_empty() {
+    let report = if let Some(folds) = args.folds {
         if args.inputs.is_empty() {
-            bail!(
-                "give --input FILE... for cross-validation, or --test FILE... to measure a model"
-            );
+            bail!("--folds needs --input FILE... to cross-validate on");
         }
         (measured, _) = args.format.read_all(&args.inputs)?;
-        cross_validate(
-            featurize(&measured),
-            args.folds.unwrap_or(5),
-            args.seed,
-            options,
-        )?
+        cross_validate(featurize(&measured), folds, args.seed, options)?
+    } else if args.test.is_empty() {
+        if args.inputs.is_empty() {
+            bail!("give --input FILE... (with --folds K to cross-validate), or --test FILE...");
+        }
+        // The model file measured on labeled comments (an export's moderation history, say).
+        (measured, _) = args.format.read_all(&args.inputs)?;
+        let model = args.model.load()?;
+        evaluate(&model, featurize(&measured), None)
     } else {
         (measured, _) = args.format.read_all(&args.test)?;
         let test = featurize(&measured);

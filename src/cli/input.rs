@@ -467,8 +467,10 @@ impl FormatArgs {
         };
         for path in paths {
             let chunks = self.chunks(path)?;
+            let bar = chunks.progress_bar();
             let result = (|| -> anyhow::Result<()> {
                 for chunk in chunks.iter() {
+                    bar.set_position(chunks.bytes_read());
                     let blocks: Vec<ExampleBlock> = chunk
                         .items
                         .par_chunks(BLOCK)
@@ -495,6 +497,7 @@ impl FormatArgs {
                 }
                 Ok(())
             })();
+            bar.finish_and_clear();
             chunks.finish()?;
             result?;
         }
