@@ -33,7 +33,6 @@ pub enum FeatureKind {
     AuthorWord,
     AuthorDomain,
     AuthorTld,
-    AuthorNoUrl,
     EmailDomain,
     Type,
     Phone,
@@ -85,7 +84,6 @@ impl Feature {
             FeatureKind::AuthorWord => format!("\"{v}\" in the author's name"),
             FeatureKind::AuthorDomain => format!("the author's website {v}"),
             FeatureKind::AuthorTld => format!("the author's website is a .{v} address"),
-            FeatureKind::AuthorNoUrl => "no author website given".into(),
             FeatureKind::EmailDomain => format!("an email address at {v}"),
             FeatureKind::Type => format!("posted as a {v}"),
             FeatureKind::Phone => "a phone number".into(),
@@ -168,9 +166,35 @@ impl IdSet {
 /// Words longer than this also give their first this many characters as a feature.
 const WORD_START: usize = 5;
 
+/// The top bit of a feature id: set for signs of deliberate evasion, clear for every other feature.
+const EVASION: u64 = 1 << 63;
+
+impl FeatureKind {
+    /// Signs that the writer worked to get past a filter: obfuscated letters and brand-like names.
+    fn is_evasion(self) -> bool {
+        matches!(self, FeatureKind::Obfuscation | FeatureKind::BrandLike)
+    }
+}
+
+/// Whether a feature id is a sign of deliberate evasion (see [`crate::engine::train::FeatureValues`]);
+/// the id's top bit says so.
+#[inline]
+pub fn is_evasion_feature(id: u64) -> bool {
+    id & EVASION != 0
+}
+
+#[inline]
+fn tagged(kind: FeatureKind, hash: u64) -> u64 {
+    if kind.is_evasion() {
+        hash | EVASION
+    } else {
+        hash & !EVASION
+    }
+}
+
 #[inline]
 fn feature_id(kind: FeatureKind, value: &str) -> u64 {
-    xxh3_64_with_seed(value.as_bytes(), kind as u64)
+    tagged(kind, xxh3_64_with_seed(value.as_bytes(), kind as u64))
 }
 
 #[inline]
@@ -179,7 +203,7 @@ fn pair_id(kind: FeatureKind, a: u64, b: u64) -> u64 {
     let mut z = a.rotate_left(29) ^ b ^ (kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    tagged(kind, z ^ (z >> 31))
 }
 
 /// Reusable buffers for extracting features (one per thread).
@@ -393,32 +417,29 @@ impl FeatureExtractor {
                 sink.add(feature_id(kind, word), || Feature::new(kind, word));
             }
         }
-        match comment.author_url.as_deref().and_then(host_of_url) {
-            Some(host) => {
-                let (domain, tld) = domain_and_suffix(&host);
-                let kind = if linkback {
-                    FeatureKind::LinkbackDomain
-                } else {
-                    FeatureKind::AuthorDomain
-                };
-                sink.add(feature_id(kind, &domain), || {
-                    Feature::new(kind, domain.clone())
-                });
-                sink.add(feature_id(FeatureKind::AuthorTld, &tld), || {
-                    Feature::new(FeatureKind::AuthorTld, tld.clone())
-                });
-                if linkback {
-                    let own = comment.permalink.as_deref().and_then(host_of_url);
-                    if own.is_some_and(|own| domain_and_suffix(&own).0 == domain) {
-                        sink.add(feature_id(FeatureKind::LinkbackSameSite, ""), || {
-                            Feature::new(FeatureKind::LinkbackSameSite, "")
-                        });
-                    }
+        // Only a website given is evidence: whether a comment form asks for one at all differs from
+        // site to site, so its absence says nothing about the comment.
+        if let Some(host) = comment.author_url.as_deref().and_then(host_of_url) {
+            let (domain, tld) = domain_and_suffix(&host);
+            let kind = if linkback {
+                FeatureKind::LinkbackDomain
+            } else {
+                FeatureKind::AuthorDomain
+            };
+            sink.add(feature_id(kind, &domain), || {
+                Feature::new(kind, domain.clone())
+            });
+            sink.add(feature_id(FeatureKind::AuthorTld, &tld), || {
+                Feature::new(FeatureKind::AuthorTld, tld.clone())
+            });
+            if linkback {
+                let own = comment.permalink.as_deref().and_then(host_of_url);
+                if own.is_some_and(|own| domain_and_suffix(&own).0 == domain) {
+                    sink.add(feature_id(FeatureKind::LinkbackSameSite, ""), || {
+                        Feature::new(FeatureKind::LinkbackSameSite, "")
+                    });
                 }
             }
-            None => sink.add(feature_id(FeatureKind::AuthorNoUrl, ""), || {
-                Feature::new(FeatureKind::AuthorNoUrl, "")
-            }),
         }
         if let Some(email) = comment.author_email.as_deref() {
             if let Some((_, domain)) = email.trim().rsplit_once('@') {

@@ -14,7 +14,7 @@ use super::comment::Comment;
 use super::features::{Feature, FeatureExtractor, FeatureSink};
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 
 /// The three answers a blog needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,8 @@ pub struct Score {
 pub struct Reason {
     /// What it is, in words.
     pub reason: String,
-    /// Its naive Bayes log-odds weight: positive pushes towards spam.
+    /// What it added to this comment's naive Bayes log-odds (its weight times its value in the
+    /// comment): positive pushes towards spam.
     pub weight: f64,
     pub feature: Feature,
     #[serde(skip)]
@@ -78,7 +79,8 @@ pub struct ModelData {
     pub info: ModelInfo,
     /// Log prior ratio of the fitted naive Bayes (spam over ham).
     pub bias: f64,
-    /// Each feature of a comment with `n` features counts `n^-length_power`.
+    /// Each feature of a comment with `n` features counts `n^-length_power` (signs of evasion
+    /// `n^-length_power/2`, see [`crate::engine::train::FeatureValues`]).
     pub length_power: f64,
     pub platt: Platt,
     pub thresholds: Thresholds,
@@ -137,12 +139,12 @@ impl SpamModel {
     /// Naive Bayes log-odds of spam for a comment's (deduplicated) feature ids.
     #[inline]
     pub fn log_odds(&self, ids: &[u64]) -> f64 {
+        let values = super::train::FeatureValues::of(ids, self.data.length_power);
         let sum: f64 = ids
             .iter()
-            .filter_map(|id| self.weights.get(id))
-            .map(|&w| f64::from(w))
+            .filter_map(|&id| Some(f64::from(*self.weights.get(&id)?) * values.get(id)))
             .sum();
-        sum * super::train::feature_value(ids.len(), self.data.length_power) + self.data.bias
+        sum + self.data.bias
     }
 
     /// The score of a comment's features.
@@ -206,9 +208,10 @@ impl SpamModel {
             return Vec::new();
         }
         let towards_spam = score.logit >= 0.0;
+        let values = super::train::FeatureValues::of(ids, self.data.length_power);
         let mut weighted: Vec<(u64, f64)> = ids
             .iter()
-            .filter_map(|&id| Some((id, f64::from(self.weight(id)?))))
+            .filter_map(|&id| Some((id, f64::from(self.weight(id)?) * values.get(id))))
             .filter(|&(_, w)| if towards_spam { w > 0.0 } else { w < 0.0 })
             .collect();
         weighted.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));

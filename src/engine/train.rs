@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use super::calibrate::{Platt, ThresholdTargets, Thresholds};
 use super::comment::Comment;
+use super::features::is_evasion_feature;
 use super::features::FeatureExtractor;
 use super::model::{ModelData, ModelInfo, FEATURE_VERSION};
 
@@ -169,6 +170,39 @@ pub fn feature_value(n: usize, power: f64) -> f64 {
     }
 }
 
+/// How much each feature of one comment counts (its value in the naive Bayes count vector).
+///
+/// A comment with `n` features is a vector whose entries are `n^-power`, so a long text does not
+/// outvote a short one by its length alone. Signs of deliberate evasion (styled, hidden, look-alike,
+/// spaced or stretched letters; brand-like names of letters and digits) occur once whatever the
+/// length and say the same of a long comment as of a short one: they count `n^-power/2`, the square
+/// root of the others' value, so the words around them dilute them less.
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureValues {
+    other: f64,
+    evasion: f64,
+}
+
+impl FeatureValues {
+    /// The values for a comment's deduplicated feature ids.
+    #[inline]
+    pub fn of(ids: &[u64], power: f64) -> Self {
+        FeatureValues {
+            other: feature_value(ids.len(), power),
+            evasion: feature_value(ids.len(), power / 2.0),
+        }
+    }
+
+    #[inline]
+    pub fn get(self, id: u64) -> f64 {
+        if is_evasion_feature(id) {
+            self.evasion
+        } else {
+            self.other
+        }
+    }
+}
+
 /// Trains a model from featurized examples.
 pub fn train(
     examples: &[Example],
@@ -208,13 +242,13 @@ pub fn train(
             .zip(examples.par_iter())
             .filter(|(_, e)| fold_of(e.group) == fold)
             .for_each(|(score, e)| {
+                let values = FeatureValues::of(&e.ids, options.length_power);
                 let sum: f64 = e
                     .ids
                     .iter()
-                    .filter_map(|id| index.get(id))
-                    .map(|&i| weights[i as usize])
+                    .filter_map(|&id| Some(weights[*index.get(&id)? as usize] * values.get(id)))
                     .sum();
-                *score = sum * feature_value(e.ids.len(), options.length_power) + bias;
+                *score = sum + bias;
             });
     }
     let labeled: Vec<(f64, bool)> = oof
@@ -272,11 +306,11 @@ fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts
             for e in chunk {
                 let fold = fold_of(e.group);
                 let class = usize::from(e.spam);
-                let value = feature_value(e.ids.len(), power) as f32;
+                let values = FeatureValues::of(&e.ids, power);
                 for &id in &e.ids {
                     let c = map.entry(id).or_default();
                     c.comments[fold][class] += 1;
-                    c.sums[fold][class] += value;
+                    c.sums[fold][class] += values.get(id) as f32;
                 }
             }
             map
@@ -407,9 +441,10 @@ pub(crate) mod tests {
             .collect();
         let dense = |ids: &[u64]| -> Vec<f64> {
             let mut row = vec![0.0; column.len()];
-            for id in ids {
-                if let Some(&c) = column.get(id) {
-                    row[c] = feature_value(ids.len(), options.length_power);
+            let values = FeatureValues::of(ids, options.length_power);
+            for &id in ids {
+                if let Some(&c) = column.get(&id) {
+                    row[c] = values.get(id);
                 }
             }
             row
