@@ -792,7 +792,7 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
         && text
             .text
             .chars()
-            .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}'))
+            .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{1F1E6}'..='\u{1F1FF}'))
     {
         sink.add(feature_id(FeatureKind::Emoji, ""), || {
             Feature::new(FeatureKind::Emoji, "")

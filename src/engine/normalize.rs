@@ -96,6 +96,7 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     let mut obfuscation = Obfuscation::default();
     let mut pre = std::mem::take(&mut out.scratch);
     pre.clear();
+    let mut typed_wide = false;
     for c in decoded.chars() {
         if is_invisible(c) {
             obfuscation.set(Obfuscation::ZERO_WIDTH);
@@ -103,8 +104,14 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
             obfuscation.set(Obfuscation::STYLED);
             pre.push(unsquare(c));
         } else {
+            typed_wide |= is_wide_alphanumeric(c);
             pre.push(c);
         }
+    }
+    // Full-width and circled letters and digits are how Chinese, Japanese and Korean keyboards type
+    // them; elsewhere they are put on to look different.
+    if typed_wide && !decoded.chars().any(is_cjk) {
+        obfuscation.set(Obfuscation::STYLED);
     }
     // Most text is already in NFKC form; the quick check spares it the full normalization.
     let decorated = if is_nfkc_quick(pre.chars()) == IsNormalized::Yes {
@@ -169,13 +176,29 @@ fn has_inner_invisible(text: &str) -> bool {
     trimmed.chars().any(is_invisible)
 }
 
-/// Letters styled to look different while reading the same.
+/// Letters styled to look different while reading the same, in any script's text.
 fn is_styled(c: char) -> bool {
     matches!(c,
         '\u{1D400}'..='\u{1D7FF}'   // mathematical alphanumeric symbols
-        | '\u{FF01}'..='\u{FF5E}'   // full-width ASCII
-        | '\u{2460}'..='\u{24FF}'   // enclosed alphanumerics (circled letters and digits)
-        | '\u{1F100}'..='\u{1F1FF}' // enclosed alphanumeric supplement (squared, negative circled)
+        | '\u{1F100}'..='\u{1F1E5}' // enclosed alphanumeric supplement (squared, negative circled);
+                                    // not the regional indicators after it, which make flag emoji
+    )
+}
+
+/// Full-width and circled letters and digits (full-width punctuation is ordinary CJK text).
+fn is_wide_alphanumeric(c: char) -> bool {
+    matches!(c,
+        '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}'
+        | '\u{2460}'..='\u{24FF}' // enclosed alphanumerics (circled letters and digits)
+    )
+}
+
+/// Han, kana and Hangul.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}' | '\u{31F0}'..='\u{31FF}'
+        | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{1100}'..='\u{11FF}' | '\u{3130}'..='\u{318F}' | '\u{AC00}'..='\u{D7AF}'
     )
 }
 
@@ -186,7 +209,6 @@ fn unsquare(c: char) -> char {
         0x1F130..=0x1F149 => 0x1F130, // squared A-Z
         0x1F150..=0x1F169 => 0x1F150, // negative circled A-Z
         0x1F170..=0x1F189 => 0x1F170, // negative squared A-Z
-        0x1F1E6..=0x1F1FF => 0x1F1E6, // regional indicator A-Z
         _ => return c,
     };
     char::from_u32(u32::from(b'A') + code - base).unwrap_or(c)
@@ -262,6 +284,26 @@ mod tests {
         let n = normalize("Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ");
         assert_eq!(n.text, "main di megabet99 dan slot");
         assert!(n.obfuscation.has(Obfuscation::STYLED));
+    }
+
+    #[test]
+    fn how_cjk_keyboards_type_is_not_styling() {
+        // Full-width punctuation and digits are ordinary Chinese and Japanese text.
+        let zh = normalize("面团要醒多久？我上次做的太硬了，切不开！");
+        assert!(!zh.obfuscation.has(Obfuscation::STYLED));
+        assert!(zh.text.contains('?'));
+        let ja = normalize("哲学の道、今年も３回行きました。①朝 ②昼");
+        assert!(!ja.obfuscation.has(Obfuscation::STYLED));
+        assert!(ja.text.contains('3'));
+        // Full-width letters in Latin text are put on to look different.
+        assert!(normalize("daftar di ＲＡＪＡ３８ sekarang")
+            .obfuscation
+            .has(Obfuscation::STYLED));
+        assert!(normalize("juara ①").obfuscation.has(Obfuscation::STYLED));
+        // A flag emoji is not a styled letter.
+        let flag = normalize("Merdeka! 🇮🇩");
+        assert!(!flag.obfuscation.has(Obfuscation::STYLED));
+        assert!(flag.text.contains('🇮'));
     }
 
     #[test]
