@@ -1,6 +1,7 @@
 //! Black-box tests of the `saring` binary, each in its own temporary folder.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -27,16 +28,36 @@ fn trained_model(dir: &Path) -> PathBuf {
         .arg(&model)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     model
 }
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("valid JSON output")
+}
+
+/// Fails the test with the command's stderr unless it succeeded.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `saring batch [EXTRA...] --input INPUT --output OUTPUT --model MODEL`.
+fn batch(input: &Path, output: &Path, model: &Path, extra: &[&str]) -> Output {
+    saring()
+        .arg("batch")
+        .args(extra)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--model")
+        .arg(model)
+        .output()
+        .expect("runs")
 }
 
 #[test]
@@ -76,11 +97,7 @@ fn score_reads_json_on_stdin_and_explains() {
         .write_stdin(r#"{"content":"Gas main di 𝐙𝐄𝐔𝐒𝟏𝟑𝟖 pasti gacor maxwin, depo 10k!","post_title":"Resep soto ayam"}"#)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v = json(&out.stdout);
     let score = v["score"].as_f64().expect("score");
     assert!((0.0..=1.0).contains(&score));
@@ -133,20 +150,8 @@ fn batch_writes_one_line_per_comment_in_input_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let output = dir.path().join("scores.jsonl");
-    let out = saring()
-        .args(["batch", "--input"])
-        .arg(fixture("tiny-corpus.jsonl"))
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = batch(&fixture("tiny-corpus.jsonl"), &output, &model, &[]);
+    assert_success(&out);
     let text = std::fs::read_to_string(&output).expect("output written");
     let ids: Vec<String> = text
         .lines()
@@ -172,15 +177,7 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
     )
     .expect("write");
     let output = dir.path().join("out.jsonl");
-    let out = saring()
-        .args(["batch", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
+    let out = batch(&input, &output, &model, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in.jsonl:line 2"), "{stderr}");
@@ -192,15 +189,7 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty());
 
-    let out = saring()
-        .args(["batch", "--skip-invalid", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
+    let out = batch(&input, &output, &model, &["--skip-invalid"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 invalid"));
     let lines = std::fs::read_to_string(&output)
@@ -217,11 +206,7 @@ fn eval_cross_validates_and_reports_every_metric() {
         .arg(fixture("tiny-corpus.jsonl"))
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v = json(&out.stdout);
     assert_eq!(v["comments"], 40);
     assert_eq!(v["folds"], 4);
@@ -309,20 +294,8 @@ fn batch_keeps_order_across_read_chunks_with_crlf_blank_lines_and_no_final_newli
     text.pop(); // no final newline
     std::fs::write(&input, &text).expect("write");
     let output = dir.path().join("out.jsonl");
-    let out = saring()
-        .args(["batch", "--reasons", "0", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = batch(&input, &output, &model, &["--reasons", "0"]);
+    assert_success(&out);
     let written = std::fs::read_to_string(&output).expect("output");
     let ids: Vec<String> = written
         .lines()
@@ -348,15 +321,7 @@ fn a_bad_line_far_into_a_big_file_is_named_by_its_number() {
         }
     }
     std::fs::write(&input, &text).expect("write");
-    let out = saring()
-        .args(["batch", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(dir.path().join("o.jsonl"))
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
+    let out = batch(&input, &dir.path().join("o.jsonl"), &model, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("big.jsonl:line 24322"), "{stderr}");
@@ -374,11 +339,7 @@ fn wxr_exports_train_on_spam_and_approved_only() {
         .arg(&model)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // 40 fixture comments + 2 spam + 2 approved; pending and trash left out.
     assert!(
@@ -416,15 +377,7 @@ fn the_shared_wxr_and_disqus_samples_are_read_in_full() {
         ),
     ] {
         let output = work.path().join("out.jsonl");
-        let out = saring()
-            .args(["batch", "--input"])
-            .arg(dir.join(file))
-            .arg("--output")
-            .arg(&output)
-            .arg("--model")
-            .arg(&model)
-            .output()
-            .expect("runs");
+        let out = batch(&dir.join(file), &output, &model, &[]);
         assert!(
             out.status.success(),
             "{file}: {}",
@@ -443,20 +396,8 @@ fn batch_of_an_export_writes_csv_filters_by_verdict_and_sums_up_the_moderation()
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let output = dir.path().join("scores.csv");
-    let out = saring()
-        .args(["batch", "--input"])
-        .arg(fixture("moderated-1.0.wxr"))
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = batch(&fixture("moderated-1.0.wxr"), &output, &model, &[]);
+    assert_success(&out);
     let mut reader = csv::Reader::from_path(&output).expect("csv output");
     let headers = reader.headers().expect("header").clone();
     assert_eq!(
@@ -479,15 +420,12 @@ fn batch_of_an_export_writes_csv_filters_by_verdict_and_sums_up_the_moderation()
     );
 
     let only = dir.path().join("spam.jsonl");
-    let out = saring()
-        .args(["batch", "--only", "spam", "--input"])
-        .arg(fixture("moderated-1.0.wxr"))
-        .arg("--output")
-        .arg(&only)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
+    let out = batch(
+        &fixture("moderated-1.0.wxr"),
+        &only,
+        &model,
+        &["--only", "spam"],
+    );
     assert!(out.status.success());
     let kept = std::fs::read_to_string(&only).expect("output");
     assert!(!kept.is_empty());
@@ -501,20 +439,8 @@ fn a_latin1_wxr_1_1_export_is_read_in_its_declared_encoding() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let output = dir.path().join("o.jsonl");
-    let out = saring()
-        .args(["batch", "--input"])
-        .arg(fixture("latin1-1.1.wxr"))
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = batch(&fixture("latin1-1.1.wxr"), &output, &model, &[]);
+    assert_success(&out);
     let line = std::fs::read_to_string(&output).expect("output");
     assert_eq!(json(line.trim().as_bytes())["post"], "Café da manhã");
 }
@@ -528,15 +454,7 @@ fn a_truncated_export_fails_with_its_byte_offset_even_when_skipping_invalid_reco
     let input = dir.path().join("cut.wxr");
     std::fs::write(&input, cut).expect("write");
     let output = dir.path().join("o.jsonl");
-    let out = saring()
-        .args(["batch", "--skip-invalid", "--input"])
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("runs");
+    let out = batch(&input, &output, &model, &["--skip-invalid"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cut.wxr:byte "), "{stderr}");
@@ -554,11 +472,7 @@ fn eval_measures_a_model_on_an_exports_moderation_history() {
         .arg(&model)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v = json(&out.stdout);
     // 2 spam and 2 approved; pending and trash are not moderation verdicts.
     assert_eq!(v["comments"], 4);

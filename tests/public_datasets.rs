@@ -20,13 +20,12 @@ fn data_dir() -> Option<PathBuf> {
     }
 }
 
-fn cross_validate(args: &[&str], files: &[PathBuf]) -> serde_json::Value {
+/// Runs `saring eval --json` with these arguments and returns its report.
+fn eval_report(args: &[&std::ffi::OsStr]) -> serde_json::Value {
     let out = Command::cargo_bin("saring")
         .expect("binary")
-        .args(["eval", "--folds", "5", "--json"])
+        .args(["eval", "--json"])
         .args(args)
-        .arg("--input")
-        .args(files)
         .output()
         .expect("runs");
     assert!(
@@ -35,6 +34,14 @@ fn cross_validate(args: &[&str], files: &[PathBuf]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn cross_validate(args: &[&str], files: &[PathBuf]) -> serde_json::Value {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--folds".as_ref(), "5".as_ref()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    all.push("--input".as_ref());
+    all.extend(files.iter().map(|f| f.as_os_str()));
+    eval_report(&all)
 }
 
 fn check(report: &serde_json::Value, min_auc: f64, min_recall: f64) {
@@ -71,20 +78,10 @@ fn youtube_spam_collection_cross_validation() {
 /// `spam` threshold.
 fn check_default_model(files: &[PathBuf], min_auc: f64, max_fpr: f64) {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.saring");
-    let out = Command::cargo_bin("saring")
-        .expect("binary")
-        .args(["eval", "--json", "--model"])
-        .arg(model)
-        .arg("--test")
-        .args(files)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["--model".as_ref(), model.as_os_str(), "--test".as_ref()];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let report = eval_report(&args);
     let auc = report["roc_auc"].as_f64().unwrap_or(0.0);
     let fpr = report["false_positive_rate"].as_f64().unwrap_or(1.0);
     assert!(auc >= min_auc, "AUC {auc} < {min_auc}: {report}");
