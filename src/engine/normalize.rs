@@ -2,7 +2,7 @@
 //!
 //! - HTML: tags are stripped but the targets of links (`href`, `src`) are kept as text; entities are decoded.
 //! - Unicode NFKC folds mathematical letters (`𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗`), full-width letters and ligatures into plain
-//!   ones; squared and circled letters NFKC leaves alone (`🅂🄻🄾🅃`) are folded by hand.
+//!   ones; squared and circled letters NFKC leaves alone (`🅂🄻🄾🅃`) and small capitals (`ꜱʟᴏᴛ`) are folded by hand.
 //! - Zero-width characters, soft hyphens and stray U+FEFF are removed.
 //! - Case is folded.
 //!
@@ -103,6 +103,9 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
         } else if is_styled(c) {
             obfuscation.set(Obfuscation::STYLED);
             pre.push(unsquare(c));
+        } else if let Some(letter) = small_capital(c) {
+            obfuscation.set(Obfuscation::STYLED);
+            pre.push(letter);
         } else {
             typed_wide |= is_wide_alphanumeric(c);
             pre.push(c);
@@ -202,6 +205,37 @@ fn is_cjk(c: char) -> bool {
     )
 }
 
+/// The plain letter a small capital stands for (`ꜱʟᴏᴛ ɢᴀᴄᴏʀ`): NFKC leaves these alone.
+fn small_capital(c: char) -> Option<char> {
+    Some(match c {
+        '\u{1D00}' => 'a',
+        '\u{0299}' => 'b',
+        '\u{1D04}' => 'c',
+        '\u{1D05}' => 'd',
+        '\u{1D07}' => 'e',
+        '\u{A730}' => 'f',
+        '\u{0262}' => 'g',
+        '\u{029C}' => 'h',
+        '\u{026A}' => 'i',
+        '\u{1D0A}' => 'j',
+        '\u{1D0B}' => 'k',
+        '\u{029F}' => 'l',
+        '\u{1D0D}' => 'm',
+        '\u{0274}' => 'n',
+        '\u{1D0F}' => 'o',
+        '\u{1D18}' => 'p',
+        '\u{0280}' => 'r',
+        '\u{A731}' => 's',
+        '\u{1D1B}' => 't',
+        '\u{1D1C}' => 'u',
+        '\u{1D20}' => 'v',
+        '\u{1D21}' => 'w',
+        '\u{028F}' => 'y',
+        '\u{1D22}' => 'z',
+        _ => return None,
+    })
+}
+
 /// Folds the squared and negative-circled letters that NFKC leaves alone; other characters pass.
 fn unsquare(c: char) -> char {
     let code = c as u32;
@@ -283,6 +317,13 @@ mod tests {
     fn mathematical_and_fullwidth_letters_become_plain() {
         let n = normalize("Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ");
         assert_eq!(n.text, "main di megabet99 dan slot");
+        assert!(n.obfuscation.has(Obfuscation::STYLED));
+    }
+
+    #[test]
+    fn small_capitals_become_plain() {
+        let n = normalize("ʟɪᴠᴇ ꜱᴛʀᴇᴀᴍɪɴɢ ᴅɪ ꜱʟᴏᴛ ɢᴀᴄᴏʀ 24 ᴊᴀᴍ");
+        assert_eq!(n.text, "live streaming di slot gacor 24 jam");
         assert!(n.obfuscation.has(Obfuscation::STYLED));
     }
 
