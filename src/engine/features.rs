@@ -771,6 +771,8 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
         ),
         (Obfuscation::SPACED, "letters spaced out"),
         (Obfuscation::STRETCHED, "letters stretched"),
+        // Not `LEET`: Indonesian "alay" writing (`4ku s4y4ng k4mu`) puts digits for letters innocently;
+        // the folded words are evidence enough.
     ] {
         if flags.has(flag) {
             sink.add(feature_id(FeatureKind::Obfuscation, name), || {

@@ -25,6 +25,8 @@ impl Obfuscation {
     pub const SPACED: u8 = 8;
     /// Letters stretched: `gacorrr`.
     pub const STRETCHED: u8 = 16;
+    /// Digits standing for letters inside a word: `sl0t`, `m4xwin` (recorded, but not a feature).
+    pub const LEET: u8 = 32;
 
     pub fn has(self, flag: u8) -> bool {
         self.0 & flag != 0
@@ -185,6 +187,8 @@ fn is_styled(c: char) -> bool {
         '\u{1D400}'..='\u{1D7FF}'   // mathematical alphanumeric symbols
         | '\u{1F100}'..='\u{1F1E5}' // enclosed alphanumeric supplement (squared, negative circled);
                                     // not the regional indicators after it, which make flag emoji
+        | '\u{1D2C}'..='\u{1D6A}' | '\u{1D9B}'..='\u{1DBF}' | '\u{02B0}'..='\u{02B8}'
+        | '\u{2090}'..='\u{209C}' // superscript and subscript letters (ˢˡᵒᵗ), folded by NFKC
     )
 }
 
@@ -318,6 +322,17 @@ mod tests {
         let n = normalize("Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ");
         assert_eq!(n.text, "main di megabet99 dan slot");
         assert!(n.obfuscation.has(Obfuscation::STYLED));
+    }
+
+    #[test]
+    fn superscript_letters_become_plain_and_count_as_styling() {
+        let n = normalize("ˢˡᵒᵗ ᵍᵃᶜᵒʳ hari ini");
+        assert_eq!(n.text, "slot gacor hari ini");
+        assert!(n.obfuscation.has(Obfuscation::STYLED));
+        // Superscript digits are notation, not styling.
+        assert!(!normalize("an area of 20 m² or x⁴")
+            .obfuscation
+            .has(Obfuscation::STYLED));
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     if text.is_ascii() {
         tokenize_ascii(text.as_bytes(), out, flags);
         join_spaced_letters(out, flags);
+        fold_leet(out, flags);
         return;
     }
     let mut word = WordBuilder::default();
@@ -96,6 +97,7 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     }
     word.finish(out, flags);
     join_spaced_letters(out, flags);
+    fold_leet(out, flags);
 }
 
 /// The same rules as the general path, byte by byte, for ASCII text (most comments).
@@ -341,6 +343,51 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
     }
 }
 
+/// The letter a digit stands for in "leet" spelling (`sl0t`, `m4xwin`, `j4ckp0t`).
+fn leet_letter(b: u8) -> Option<u8> {
+    Some(match b {
+        b'0' => b'o',
+        b'1' => b'i',
+        b'3' => b'e',
+        b'4' => b'a',
+        b'5' => b's',
+        b'7' => b't',
+        _ => return None,
+    })
+}
+
+/// Folds digits written between two letters of a word back into the letters they stand for
+/// (`sl0t` → `slot`, `gac0r` → `gacor`); digits at a word's ends stay (`slot88`, `mp3`, `4d`).
+fn fold_leet(out: &mut Tokens, flags: &mut Obfuscation) {
+    for i in 0..out.spans.len() {
+        let (s, e) = out.spans[i];
+        let word = &out.buf.as_bytes()[s as usize..e as usize];
+        if word.len() < 3 || !word.is_ascii() || !word.iter().any(u8::is_ascii_digit) {
+            continue;
+        }
+        let is_letter = |k: usize| word.get(k).is_some_and(u8::is_ascii_lowercase);
+        let folds = |k: usize| {
+            k > 0 && is_letter(k - 1) && is_letter(k + 1) && leet_letter(word[k]).is_some()
+        };
+        if !(1..word.len() - 1).any(folds) {
+            continue;
+        }
+        let folded: String = word
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| {
+                char::from(if folds(k) {
+                    leet_letter(b).unwrap_or(b)
+                } else {
+                    b
+                })
+            })
+            .collect();
+        out.buf.replace_range(s as usize..e as usize, &folded);
+        flags.set(Obfuscation::LEET);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +395,21 @@ mod tests {
     fn words(text: &str) -> (Vec<String>, Obfuscation) {
         let (t, f) = tokenize(text);
         (t.iter().map(str::to_owned).collect(), f)
+    }
+
+    #[test]
+    fn digits_standing_for_letters_are_folded() {
+        let (w, f) = words("main sl0t gac0r di m4xwin88, j4ckp0t");
+        assert_eq!(w, ["main", "slot", "gacor", "di", "maxwin88", "jackpot"]);
+        assert!(f.has(Obfuscation::LEET));
+        // Digits at the ends of a word, or next to other digits, are not letters.
+        let (w, f) = words("mp3 4d slot88 covid19 2024 b2b x1000");
+        assert_eq!(
+            w,
+            ["mp3", "4d", "slot88", "covid19", "2024", "b2b", "x1000"]
+        );
+        assert!(!f.has(Obfuscation::LEET));
+        assert_eq!(general("sl0t gac0r ✨").0, ["slot", "gacor"]);
     }
 
     #[test]
