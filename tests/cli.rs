@@ -3,19 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+mod common;
+use common::{assert_success, saring};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-fn saring() -> Command {
-    let mut cmd = Command::cargo_bin("saring").expect("the saring binary is built");
-    cmd.env_remove("SARING_MODEL");
-    cmd
 }
 
 /// Trains on the tiny fixture corpus into `dir/model.saring`.
@@ -34,15 +30,6 @@ fn trained_model(dir: &Path) -> PathBuf {
 
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("valid JSON output")
-}
-
-/// Fails the test with the command's stderr unless it succeeded.
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `saring batch [EXTRA...] --input INPUT --output OUTPUT --model MODEL`.

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+use common::{assert_success, saring};
 
 fn data_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
@@ -22,17 +23,12 @@ fn data_dir() -> Option<PathBuf> {
 
 /// Runs `saring eval --json` with these arguments and returns its report.
 fn eval_report(args: &[&std::ffi::OsStr]) -> serde_json::Value {
-    let out = Command::cargo_bin("saring")
-        .expect("binary")
+    let out = saring()
         .args(["eval", "--json"])
         .args(args)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
