@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test of `saring serve` (release build) on this machine: the README's service figures.
 #  1. throughput of POST /v1/check with keep-alive (wrk, 64 connections);
-#  2. latency at half that rate (oha, fixed rate, with latency correction);
+#  2. latency at half that rate (oha, fixed rate, with latency correction, the same 64 connections:
+#     with fewer, requests queue in the client for a free connection, not in the server);
 #  3. reloads of the model under load: any failed request is counted.
 # Traffic goes to 127.0.0.1 only, bounded in time. Installs wrk (Debian) and oha (crates.io) if missing.
 set -euo pipefail
@@ -32,7 +33,7 @@ rps=$(awk '/^Requests\/sec/ {print int($2)}' "$work/wrk.txt")
 half=$((rps / 2))
 
 echo "== latency at half that rate: oha -q $half for ${DURATION}s"
-oha --no-tui -z "${DURATION}s" -c 32 -q "$half" --latency-correction -m POST \
+oha --no-tui -z "${DURATION}s" -c 64 -q "$half" --latency-correction -m POST \
   -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n -e '/Summary/,/Average/p' -e '/Response time distribution/,/99.99%/p' -e '/Status code distribution/,/^$/p'
 
 echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"

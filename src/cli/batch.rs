@@ -348,17 +348,25 @@ impl BlockScorer<'_> {
         let (model, file) = (self.model, self.file);
         let mut parsed = None;
         let (comment, position, status) = self.chunk.record(item, file, &mut parsed)?;
-        let score = model.score(comment, extractor, ids);
+        // With --only, most comments are not written: explain only those that are.
+        let (score, reasons) = if self.only.is_none() {
+            model.explain_into(comment, extractor, ids, self.reasons)
+        } else {
+            let score = model.score(comment, extractor, ids);
+            let written = self.only == Some(score.verdict);
+            let reasons = if written {
+                model.reasons(comment, extractor, ids, score, self.reasons)
+            } else {
+                Vec::new()
+            };
+            (score, reasons)
+        };
         block.tally.count(score.verdict, score.discard, status);
         if self.only.is_some_and(|only| only != score.verdict) {
             return Ok(());
         }
         block.tally.written += 1;
-        let reasons = model
-            .reasons(comment, extractor, ids, score, self.reasons)
-            .into_iter()
-            .map(|r| r.reason)
-            .collect();
+        let reasons = reasons.into_iter().map(|r| r.reason).collect();
         let id = match (&comment.id, position) {
             (Some(id), _) => Id::Given(id),
             (None, Position::Line(n) | Position::Byte(n)) => Id::Line(n),

@@ -128,6 +128,20 @@ impl FeatureSink for Vec<(u64, Feature)> {
     }
 }
 
+/// Collects ids and shows each feature to a watcher.
+struct Watched<'a, W> {
+    ids: &'a mut Vec<u64>,
+    watcher: &'a mut W,
+}
+
+impl<W: FeatureSink> FeatureSink for Watched<'_, W> {
+    #[inline]
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+        self.ids.push(id);
+        self.watcher.add(id, describe);
+    }
+}
+
 /// A small open-addressing set of feature ids, cleared in O(1) by bumping a generation.
 #[derive(Default)]
 struct IdSet {
@@ -232,6 +246,20 @@ impl FeatureExtractor {
     pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
         out.clear();
         self.extract(comment, out);
+        self.dedup.retain_first(out);
+    }
+
+    /// As [`Self::ids`], also handing every feature, with its description, to `watcher` (duplicates
+    /// included): one pass both scores and explains.
+    pub fn ids_watched<W: FeatureSink>(
+        &mut self,
+        comment: &Comment,
+        out: &mut Vec<u64>,
+        watcher: &mut W,
+    ) {
+        out.clear();
+        let mut both = Watched { ids: out, watcher };
+        self.extract(comment, &mut both);
         self.dedup.retain_first(out);
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::{sigmoid, Platt, Thresholds};
 use super::comment::Comment;
-use super::features::{Feature, FeatureExtractor, FeatureSink};
+use super::features::{is_evasion_feature, Feature, FeatureExtractor, FeatureSink};
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
 pub const FEATURE_VERSION: u32 = 2;
@@ -181,16 +181,61 @@ impl SpamModel {
         self.score_ids(ids)
     }
 
-    /// Scores one comment and says why: the `top` features that moved the score most.
+    /// Scores one comment and says why: the `top` features that pushed hardest towards its verdict
+    /// (towards spam for a spam-leaning score, towards ham otherwise).
     pub fn explain(
         &self,
         comment: &Comment,
         extractor: &mut FeatureExtractor,
         top: usize,
     ) -> (Score, Vec<Reason>) {
-        let mut ids = Vec::new();
-        let score = self.score(comment, extractor, &mut ids);
-        let reasons = self.reasons(comment, extractor, &ids, score, top);
+        self.explain_into(comment, extractor, &mut Vec::new(), top)
+    }
+
+    /// As [`Self::explain`], reusing `ids` for the comment's feature ids. One pass over the features:
+    /// while they are extracted, the heaviest of each direction are kept (only those are described),
+    /// so explaining costs little more than scoring.
+    pub fn explain_into(
+        &self,
+        comment: &Comment,
+        extractor: &mut FeatureExtractor,
+        ids: &mut Vec<u64>,
+        top: usize,
+    ) -> (Score, Vec<Reason>) {
+        if top == 0 {
+            return (self.score(comment, extractor, ids), Vec::new());
+        }
+        let mut heaviest = Heaviest {
+            model: self,
+            top,
+            kept: Default::default(),
+        };
+        extractor.ids_watched(comment, ids, &mut heaviest);
+        let score = self.score_ids(ids);
+        let towards_spam = score.logit >= 0.0;
+        let values = super::train::FeatureValues::of(ids, self.data.length_power);
+        let [ham, ham_evasion, spam, spam_evasion] = heaviest.kept;
+        let (kept, kept_evasion) = if towards_spam {
+            (spam, spam_evasion)
+        } else {
+            (ham, ham_evasion)
+        };
+        let mut weighted: Vec<(u64, f64, Feature)> = kept
+            .into_iter()
+            .chain(kept_evasion)
+            .map(|(id, w, feature)| (id, f64::from(w) * values.get(id), feature))
+            .collect();
+        weighted.sort_by(|a, b| heavier(a.1, a.0, b.1, b.0));
+        weighted.truncate(top);
+        let reasons = weighted
+            .into_iter()
+            .map(|(id, weight, feature)| Reason {
+                reason: feature.describe(),
+                weight,
+                feature,
+                id,
+            })
+            .collect();
         (score, reasons)
     }
 
@@ -214,7 +259,7 @@ impl SpamModel {
             .filter_map(|&id| Some((id, f64::from(self.weight(id)?) * values.get(id))))
             .filter(|&(_, w)| if towards_spam { w > 0.0 } else { w < 0.0 })
             .collect();
-        weighted.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        weighted.sort_by(|a, b| heavier(a.1, a.0, b.1, b.0));
         weighted.truncate(top);
         let mut picked = Picked {
             wanted: &weighted,
@@ -222,8 +267,53 @@ impl SpamModel {
         };
         extractor.extract(comment, &mut picked);
         let mut reasons = picked.found;
-        reasons.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
+        reasons.sort_by(|a, b| heavier(a.weight, a.id, b.weight, b.id));
         reasons
+    }
+}
+
+/// The order of reasons: the larger part in the score first, then the smaller id (weights tie often:
+/// features seen equally often share theirs).
+fn heavier(a: f64, a_id: u64, b: f64, b_id: u64) -> std::cmp::Ordering {
+    b.abs().total_cmp(&a.abs()).then(a_id.cmp(&b_id))
+}
+
+/// A sink that keeps, as features go by, the `top` heaviest of each direction (towards spam or ham)
+/// and kind (signs of evasion count differently, see [`crate::engine::train::FeatureValues`]), so
+/// the `top` reasons are among them whichever way the score ends up. Only those kept are described.
+struct Heaviest<'a> {
+    model: &'a SpamModel,
+    top: usize,
+    /// Indexed by 2 × (towards spam) + (sign of evasion): (id, weight, description).
+    kept: [Vec<(u64, f32, Feature)>; 4],
+}
+
+impl FeatureSink for Heaviest<'_> {
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+        let Some(w) = self.model.weight(id) else {
+            return;
+        };
+        if w == 0.0 {
+            return;
+        }
+        let kept = &mut self.kept[2 * usize::from(w > 0.0) + usize::from(is_evasion_feature(id))];
+        if kept.iter().any(|k| k.0 == id) {
+            return;
+        }
+        if kept.len() < self.top {
+            kept.push((id, w, describe()));
+            return;
+        }
+        let lightest = kept
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| heavier(f64::from(a.1), a.0, f64::from(b.1), b.0))
+            .map(|(i, k)| (i, k.0, k.1));
+        if let Some((i, lightest_id, lightest_w)) = lightest {
+            if heavier(f64::from(w), id, f64::from(lightest_w), lightest_id).is_lt() {
+                kept[i] = (id, w, describe());
+            }
+        }
     }
 }
 
@@ -259,4 +349,80 @@ fn model_id(data: &ModelData) -> String {
     h.update(&data.platt.a.to_le_bytes());
     h.update(&data.platt.b.to_le_bytes());
     format!("nb-{:012x}", h.digest() >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::train::tests::tiny_corpus;
+    use crate::engine::train::FeatureValues;
+    use crate::engine::{featurize, train, TrainOptions};
+
+    fn model() -> SpamModel {
+        let examples = featurize(&tiny_corpus());
+        SpamModel::from_data(train(&examples, TrainOptions::default(), 0).expect("trains"))
+    }
+
+    /// The reasons found the slow way: every feature described, weighed, the heaviest that pushed
+    /// towards the verdict first.
+    fn brute_force(model: &SpamModel, comment: &Comment, top: usize) -> Vec<(u64, f64)> {
+        let mut ex = FeatureExtractor::new();
+        let described = ex.described(comment);
+        let ids: Vec<u64> = described.iter().map(|(id, _)| *id).collect();
+        let logit = model.score_ids(&ids).logit;
+        let values = FeatureValues::of(&ids, model.data().length_power);
+        let mut all: Vec<(u64, f64)> = ids
+            .iter()
+            .filter_map(|&id| Some((id, f64::from(model.weight(id)?) * values.get(id))))
+            .filter(|&(_, w)| if logit >= 0.0 { w > 0.0 } else { w < 0.0 })
+            .collect();
+        all.sort_by(|a, b| heavier(a.1, a.0, b.1, b.0));
+        all.truncate(top);
+        all
+    }
+
+    #[test]
+    fn one_pass_reasons_are_the_heaviest_features_towards_the_verdict() {
+        let model = model();
+        let mut ex = FeatureExtractor::new();
+        let mut ids = Vec::new();
+        let (mut spam_leaning, mut ham_leaning) = (0, 0);
+        for comment in tiny_corpus() {
+            for top in [1, 3, 5, 40] {
+                let (score, reasons) = model.explain_into(&comment, &mut ex, &mut ids, top);
+                assert_eq!(score, model.score(&comment, &mut ex, &mut Vec::new()));
+                let got: Vec<(u64, f64)> = reasons.iter().map(|r| (r.id, r.weight)).collect();
+                assert_eq!(
+                    got,
+                    brute_force(&model, &comment, top),
+                    "{}",
+                    comment.content
+                );
+                for r in &reasons {
+                    assert_eq!(r.reason, r.feature.describe());
+                }
+                // The two-pass explanation of an already scored comment says the same.
+                let again = model.reasons(&comment, &mut ex, &ids, score, top);
+                assert_eq!(again, reasons);
+                if score.logit >= 0.0 {
+                    spam_leaning += 1;
+                } else {
+                    ham_leaning += 1;
+                }
+            }
+        }
+        assert!(spam_leaning > 0 && ham_leaning > 0);
+    }
+
+    #[test]
+    fn no_reasons_asked_none_given() {
+        let model = model();
+        let comment = &tiny_corpus()[0];
+        let (score, reasons) = model.explain(comment, &mut FeatureExtractor::new(), 0);
+        assert!(reasons.is_empty());
+        assert_eq!(
+            score,
+            model.score(comment, &mut FeatureExtractor::new(), &mut Vec::new())
+        );
+    }
 }

@@ -14,7 +14,8 @@ use crate::engine::calibrate::sigmoid;
 use crate::engine::{Comment, FeatureExtractor, Label, Reason, SpamModel, Verdict};
 
 thread_local! {
-    static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
+    /// Each worker's buffers: the feature extractor and a comment's feature ids.
+    static EXTRACTOR: RefCell<(FeatureExtractor, Vec<u64>)> = RefCell::default();
 }
 
 /// Reasons given per comment.
@@ -32,8 +33,10 @@ pub struct CheckResult {
 
 /// Scores one comment with the model given.
 pub fn check(model: &SpamModel, comment: &Comment) -> CheckResult {
-    let (score, reasons) =
-        EXTRACTOR.with(|ex| model.explain(comment, &mut ex.borrow_mut(), REASONS));
+    let (score, reasons) = EXTRACTOR.with(|buffers| {
+        let (extractor, ids) = &mut *buffers.borrow_mut();
+        model.explain_into(comment, extractor, ids, REASONS)
+    });
     CheckResult {
         score: score.score,
         verdict: score.verdict,
