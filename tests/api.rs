@@ -137,6 +137,32 @@ fn check_scores_a_comment_with_reasons_and_the_model_id() {
 }
 
 #[test]
+fn a_request_chooses_how_many_reasons_it_gets() {
+    let server = TestServer::start(&[]);
+    let spam = json!({"content": "Main di 𝐙𝐄𝐔𝐒𝟏𝟑𝟖 pasti gacor maxwin, depo 10k langsung wd, daftar sekarang juga bos", "post_title": "Resep soto"});
+    let count = |body: &Value| body["reasons"].as_array().map_or(usize::MAX, Vec::len);
+    let (status, default) = server.post("/v1/check", spam.to_string(), None);
+    assert_eq!(status, StatusCode::OK, "{default}");
+    assert_eq!(count(&default), 3, "{default}");
+    let (_, none) = server.post("/v1/check?reasons=0", spam.to_string(), None);
+    assert_eq!(count(&none), 0, "{none}");
+    assert_eq!(none["score"], default["score"]);
+    let (_, more) = server.post("/v1/check?reasons=8", spam.to_string(), None);
+    assert_eq!(count(&more), 8, "{more}");
+    let first = |body: &Value, n: usize| body["reasons"].as_array().map(|r| r[..n].to_vec());
+    assert_eq!(first(&more, 3), first(&default, 3));
+    let batch = format!("{spam}\n{spam}");
+    let (status, body) = server.post("/v1/check/batch?reasons=1", batch, None);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(count(&body["results"][1]), 1, "{body}");
+    for bad in ["reasons=21", "reasons=-1", "reasons=many", "why=1"] {
+        let (status, body) = server.post(&format!("/v1/check?{bad}"), spam.to_string(), None);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(error_code(&body), "invalid_query", "{bad}: {body}");
+    }
+}
+
+#[test]
 fn api_keys_are_required_when_configured() {
     let server = TestServer::start(&[("SARING_API_KEYS", "key-one,key-two")]);
     let comment = json!({"content": "hello"}).to_string();

@@ -18,8 +18,33 @@ thread_local! {
     static EXTRACTOR: RefCell<(FeatureExtractor, Vec<u64>)> = RefCell::default();
 }
 
-/// Reasons given per comment.
-const REASONS: usize = 5;
+/// Reasons given per comment unless the request asks for another number (`?reasons=N`).
+pub const DEFAULT_REASONS: usize = 3;
+/// Most reasons a request may ask for.
+pub const MAX_REASONS: usize = 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckQuery {
+    reasons: Option<usize>,
+}
+
+/// How many reasons a `/v1/check…` request asks for: `?reasons=N`, 0 to [`MAX_REASONS`].
+fn reasons_asked(req: &HttpRequest) -> Result<usize, ApiError> {
+    let invalid = |detail: String| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query takes only `reasons=N`, N from 0 to {MAX_REASONS}: {detail}"),
+        )
+    };
+    let query = web::Query::<CheckQuery>::from_query(req.query_string())
+        .map_err(|e| invalid(e.to_string()))?;
+    match query.reasons {
+        None => Ok(DEFAULT_REASONS),
+        Some(n) if n <= MAX_REASONS => Ok(n),
+        Some(n) => Err(invalid(format!("{n} asked"))),
+    }
+}
 
 /// `POST /v1/check` and each result of `/v1/check/batch`.
 #[derive(Serialize)]
@@ -31,11 +56,11 @@ pub struct CheckResult {
     pub model: String,
 }
 
-/// Scores one comment with the model given.
-pub fn check(model: &SpamModel, comment: &Comment) -> CheckResult {
+/// Scores one comment with the model given, with its `reasons` heaviest reasons.
+pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResult {
     let (score, reasons) = EXTRACTOR.with(|buffers| {
         let (extractor, ids) = &mut *buffers.borrow_mut();
-        model.explain_into(comment, extractor, ids, REASONS)
+        model.explain_into(comment, extractor, ids, reasons)
     });
     CheckResult {
         score: score.score,
@@ -151,10 +176,11 @@ pub async fn score_comment(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
+    let reasons = reasons_asked(&req)?;
     let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
     let comment = parse_comment(&body, &state)?;
     let model = state.model();
-    let result = check(&model, &comment);
+    let result = check(&model, &comment, reasons);
     state.metrics.verdict(result.verdict);
     Ok(HttpResponse::Ok().json(result))
 }
@@ -171,6 +197,7 @@ pub async fn score_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
+    let reasons = reasons_asked(&req)?;
     let limits = state.settings.limits;
     let body = read_body(&req, payload, limits.max_batch_body_bytes).await?;
     let comments = parse_batch(&body, &state)?;
@@ -178,7 +205,7 @@ pub async fn score_batch(
     let results = web::block(move || {
         comments
             .iter()
-            .map(|c| check(&model, c))
+            .map(|c| check(&model, c, reasons))
             .collect::<Vec<_>>()
     })
     .await
