@@ -41,7 +41,7 @@ pub struct Limits {
     pub max_comment_bytes: usize,
     /// Most comments in one batch request.
     pub max_batch: usize,
-    /// Seconds a client has to send its request headers.
+    /// Seconds a client has to send its request headers, and again its body.
     pub request_timeout_secs: u64,
     /// Requests per second each API key may make on average (0: no limit).
     pub rate_per_key: f64,

@@ -504,6 +504,60 @@ fn the_rate_limit_answers_429_with_retry_after() {
 }
 
 #[test]
+fn keys_have_their_own_limits_and_guessing_keys_is_throttled() {
+    let server = TestServer::start_with(
+        &[("SARING_API_KEYS", "k1,k2")],
+        &["--rate-limit", "1", "--burst", "3"],
+    );
+    let comment = json!({"content": "hi"}).to_string();
+    for _ in 0..3 {
+        assert_eq!(
+            server.post("/v1/check", comment.clone(), Some("k1")).0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        server.post("/v1/check", comment.clone(), Some("k1")).0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        server.post("/v1/check", comment.clone(), Some("k2")).0,
+        StatusCode::OK
+    );
+    for guess in ["a", "b", "c"] {
+        let (status, body) = server.post("/v1/check", comment.clone(), Some(guess));
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    let (status, body) = server.post("/v1/check", comment, Some("d"));
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(error_code(&body), "rate_limited");
+}
+
+#[test]
+fn without_keys_akismet_clients_share_their_address_limit_whatever_key_they_send() {
+    let server = TestServer::start_with(&[], &["--rate-limit", "1", "--burst", "3"]);
+    let check = |key: &str| {
+        server
+            .client
+            .post(server.url("/1.1/comment-check"))
+            .form(&[
+                ("api_key", key),
+                ("blog", "https://blog.example"),
+                ("comment_content", "hi"),
+            ])
+            .send()
+            .expect("request")
+    };
+    for key in ["a", "b", "c"] {
+        let resp = check(key);
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = check("d");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+}
+
+#[test]
 fn the_openapi_document_is_served_and_lists_every_route() {
     let server = TestServer::start(&[]);
     let served: Value = server
@@ -588,6 +642,26 @@ fn sigterm_mid_load_loses_no_acknowledged_feedback() {
         acknowledged.len()
     );
     assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
+}
+
+#[test]
+fn a_client_that_trickles_its_body_gets_a_408() {
+    use std::io::{Read, Write};
+    let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    // The headers arrive whole; of the 100 bytes of body announced, only a few ever do.
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"content\"")
+        .expect("partial request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// Most comments in one batch request [default: 1000]
     #[arg(long)]
     pub max_batch: Option<usize>,
-    /// Seconds a client has to send its request headers [default: 10]
+    /// Seconds a client has to send its request headers, and again its body [default: 10]
     #[arg(long)]
     pub request_timeout: Option<u64>,
     /// Requests per second each API key may make on average, 0 for no limit [default: 2000]

@@ -276,7 +276,14 @@ fn strip_tags(text: &str, had_html: &mut bool) -> String {
                 out.push(' ');
                 rest = &after[close + 1..];
             }
-            _ => {
+            (true, None) => {
+                // No tag closes anywhere after this one: the rest is text. (Looking for a `>` again
+                // after each later `<` would take time quadratic in the length.)
+                out.push('<');
+                rest = after;
+                break;
+            }
+            (false, _) => {
                 out.push('<');
                 rest = after;
             }
@@ -316,6 +323,22 @@ fn attribute_values<'a>(tag: &'a str, names: &[&str]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unclosed_tags_are_text_and_cost_one_pass() {
+        assert_eq!(
+            normalize("a <b and <i never closed").text,
+            "a <b and <i never closed"
+        );
+        assert_eq!(
+            normalize("<b>bold</b> then <i").text.trim(),
+            "bold  then <i"
+        );
+        // Two megabytes of `<a` without a `>`: rescanning for `>` after every `<` would take
+        // about 10^12 steps (this test would not finish); one pass keeps it all as text.
+        let text = "<a".repeat(1 << 20);
+        assert_eq!(normalize(&text).text, text);
+    }
 
     #[test]
     fn mathematical_and_fullwidth_letters_become_plain() {

@@ -256,13 +256,6 @@ pub fn train(
         .copied()
         .zip(examples.iter().map(|e| e.spam))
         .collect();
-    if std::env::var("SARING_EXP_OOF").is_ok() {
-        eprintln!(
-            "OOF auc {:.4} r1 {:.4}",
-            super::metrics::roc_auc(&labeled).unwrap_or(0.0),
-            super::metrics::recall_at_fpr(&labeled, 0.01).unwrap_or(0.0)
-        );
-    }
     let platt = Platt::fit(&labeled);
     let logits: Vec<(f64, bool)> = labeled.iter().map(|&(x, y)| (platt.logit(x), y)).collect();
     let thresholds = Thresholds::choose(&logits, options.targets);

@@ -160,6 +160,28 @@ fn text(body: &'static str) -> HttpResponse {
         .body(body)
 }
 
+/// Takes a token from the rate limit of the key (of the client's address when no keys are configured,
+/// or when the key is not valid, so that guessing keys is throttled too); a 429 once none is left.
+fn throttle(req: &HttpRequest, key: Option<&str>, state: &AppState) -> Option<HttpResponse> {
+    let bucket = match key {
+        Some(k) if !state.settings.open_access() && state.settings.is_api_key(k) => k.to_owned(),
+        _ => req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+    };
+    let wait = state.rate_limit.check(&bucket).err()?;
+    Some(
+        HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", wait.to_string()))
+            .insert_header(("X-akismet-alert-code", "10003"))
+            .insert_header(("X-akismet-alert-msg", "Rate limit exceeded; retry later."))
+            .content_type("text/plain; charset=utf-8")
+            // Neither "true" nor "false": WordPress holds the comment and asks again later.
+            .body("throttled"),
+    )
+}
+
 async fn verify_key(
     req: HttpRequest,
     payload: web::Payload,
@@ -169,6 +191,9 @@ async fn verify_key(
         Ok(f) => f,
         Err(resp) => return resp,
     };
+    if let Some(throttled) = throttle(&req, key(&req, &fields).as_deref(), &state) {
+        return throttled;
+    }
     if key_is_valid(key(&req, &fields).as_deref(), &state) {
         text("valid")
     } else {
@@ -186,17 +211,11 @@ async fn comment_check(
         Err(resp) => return resp,
     };
     let key = key(&req, &fields);
+    if let Some(throttled) = throttle(&req, key.as_deref(), &state) {
+        return throttled;
+    }
     if !key_is_valid(key.as_deref(), &state) {
         return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
-    }
-    if let Err(wait) = state.rate_limit.check(key.as_deref().unwrap_or("")) {
-        return HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", wait.to_string()))
-            .insert_header(("X-akismet-alert-code", "10003"))
-            .insert_header(("X-akismet-alert-msg", "Rate limit exceeded; retry later."))
-            .content_type("text/plain; charset=utf-8")
-            // Neither "true" nor "false": WordPress holds the comment and asks again later.
-            .body("throttled");
     }
     let comment = fields.comment();
     let max = state.settings.limits.max_comment_bytes;
@@ -273,7 +292,11 @@ async fn submit(
         Ok(f) => f,
         Err(resp) => return resp,
     };
-    if !key_is_valid(key(&req, &fields).as_deref(), &state) {
+    let key = key(&req, &fields);
+    if let Some(throttled) = throttle(&req, key.as_deref(), &state) {
+        return throttled;
+    }
+    if !key_is_valid(key.as_deref(), &state) {
         return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
     }
     if fields.is_test() {

@@ -71,28 +71,37 @@ pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResul
     }
 }
 
-/// Checks `Authorization: Bearer KEY` when keys are configured, then takes a token from the key's
-/// rate limit (by client address when no keys are configured).
+/// Checks `Authorization: Bearer KEY` when keys are configured, taking a token from the key's rate
+/// limit (by client address when no keys are configured, and for a missing or wrong key, so that
+/// guessing keys is throttled too).
 pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let who = if state.settings.open_access() {
+    let client = || {
         req.peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default()
-    } else {
-        match bearer(req) {
-            Some(key) if state.settings.is_api_key(key) => key.to_owned(),
-            Some(_) => return Err(ApiError::unauthorized("the API key is not valid")),
-            None => {
-                return Err(ApiError::unauthorized(
-                    "send an API key as `Authorization: Bearer KEY`",
-                ))
-            }
-        }
     };
-    state
-        .rate_limit
-        .check(&who)
-        .map_err(ApiError::too_many_requests)
+    let take = |who: &str| {
+        state
+            .rate_limit
+            .check(who)
+            .map_err(ApiError::too_many_requests)
+    };
+    if state.settings.open_access() {
+        return take(&client());
+    }
+    match bearer(req) {
+        Some(key) if state.settings.is_api_key(key) => take(key),
+        Some(_) => {
+            take(&client())?;
+            Err(ApiError::unauthorized("the API key is not valid"))
+        }
+        None => {
+            take(&client())?;
+            Err(ApiError::unauthorized(
+                "send an API key as `Authorization: Bearer KEY`",
+            ))
+        }
+    }
 }
 
 fn authorize_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
@@ -118,8 +127,31 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Reads a request body of at most `limit` bytes.
+/// Reads a request body of at most `limit` bytes, within the request timeout (a client that trickles
+/// its body gets a 408, as one too slow with its headers does).
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let secs = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(10, |s| s.settings.limits.request_timeout_secs);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(secs),
+        read_body_untimed(req, payload, limit),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request body did not arrive within {secs} s"),
+        ))
+    })
+}
+
+async fn read_body_untimed(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -277,13 +309,15 @@ pub async fn record_feedback(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
-    let request: FeedbackRequest =
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::unprocessable("invalid_feedback", e.to_string())
-            }
-            _ => ApiError::bad_request("invalid_json", e.to_string()),
-        })?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}"))
+    })?;
+    let request: FeedbackRequest = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable("invalid_feedback", e.to_string())
+        }
+        _ => ApiError::bad_request("invalid_json", e.to_string()),
+    })?;
     let max = state.settings.limits.max_comment_bytes;
     if request.comment.content.len() > max {
         return Err(ApiError::too_large(format!(
