@@ -187,6 +187,35 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
 }
 
 #[test]
+fn a_line_too_long_to_be_a_record_is_a_bad_record_with_its_line_number() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("huge.jsonl");
+    // 17 MiB on line 2, over the 16 MiB a record may have, between two good lines.
+    let huge = format!("{{\"content\":\"{}\"}}", "spam ".repeat(17 << 18));
+    let text = format!("{{\"content\":\"a\"}}\n{huge}\n{{\"content\":\"b\"}}\n");
+    std::fs::write(&input, text).expect("write");
+    let output = dir.path().join("o.jsonl");
+    let out = batch(&input, &output, &model, &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("huge.jsonl:line 2: a record longer than 16 MiB"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+
+    let out = batch(&input, &output, &model, &["--skip-invalid"]);
+    assert_success(&out);
+    let written = std::fs::read_to_string(&output).expect("output");
+    let ids: Vec<Value> = written
+        .lines()
+        .map(|l| json(l.as_bytes())["id"].clone())
+        .collect();
+    assert_eq!(ids, [Value::from(1), Value::from(3)], "{written}");
+}
+
+#[test]
 fn eval_cross_validates_and_reports_every_metric() {
     let out = saring()
         .args(["eval", "--folds", "4", "--json", "--input"])

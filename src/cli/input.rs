@@ -285,8 +285,7 @@ impl Chunks {
     }
 }
 
-/// The longest JSONL record accepted.
-pub const MAX_RECORD_BYTES: usize = 16 << 20;
+pub use crate::formats::MAX_RECORD_BYTES;
 /// Bytes of JSONL read ahead at a time.
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -299,6 +298,8 @@ fn read_jsonl_chunks(
     let mut carry: Vec<u8> = Vec::new();
     let mut line = 0u64;
     let mut eof = false;
+    // Inside a line too long to be a record: its bytes are dropped up to its end.
+    let mut skipping = false;
     while !eof {
         let mut text = std::mem::take(&mut carry);
         let mut filled = text.len();
@@ -318,17 +319,37 @@ fn read_jsonl_chunks(
             filled += n;
         }
         text.truncate(filled);
+        if skipping {
+            match text.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    skipping = false;
+                    text.drain(..=i);
+                }
+                None => continue,
+            }
+        }
         let end = if eof {
             text.len()
         } else {
             match text.iter().rposition(|&b| b == b'\n') {
                 Some(i) => i + 1,
-                None if text.len() > MAX_RECORD_BYTES => bail!(
-                    "{}:line {}: a record longer than {} MiB",
-                    path.display(),
-                    line + 1,
-                    MAX_RECORD_BYTES >> 20
-                ),
+                None if text.len() > MAX_RECORD_BYTES => {
+                    // A bad record like any other (`--skip-invalid` skips it), not held in memory.
+                    line += 1;
+                    let bad = Chunk {
+                        items: vec![Item::Bad(ReadError::invalid(
+                            path,
+                            Position::Line(line),
+                            format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
+                        ))],
+                        text: Vec::new(),
+                    };
+                    if tx.send(bad).is_err() {
+                        return Ok(());
+                    }
+                    skipping = true;
+                    continue;
+                }
                 None => {
                     carry = text;
                     continue;

@@ -187,6 +187,16 @@ impl<R: Read> CsvReader<R> {
     }
 
     fn comment(&self, line: u64) -> Result<Comment, ReadError> {
+        if self.record.as_slice().len() > super::MAX_RECORD_BYTES {
+            return Err(ReadError::invalid(
+                &self.file,
+                Position::Line(line),
+                format!(
+                    "a record longer than {} MiB (a quote left open?)",
+                    super::MAX_RECORD_BYTES >> 20
+                ),
+            ));
+        }
         let mut c = Comment::default();
         for &(field, index) in &self.columns {
             let value = self.record.get(index).ok_or_else(|| {
@@ -268,6 +278,28 @@ impl<R: Read> Iterator for CsvReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_over_the_limit_is_a_bad_record_and_reading_goes_on() {
+        let huge = "x".repeat(crate::formats::MAX_RECORD_BYTES + 1);
+        let data = format!("content\nfirst\n\"{huge}\"\nlast\n");
+        let rows: Vec<_> = CsvReader::new(
+            data.as_bytes(),
+            Path::new("big.csv"),
+            &CsvOptions::default(),
+        )
+        .expect("header")
+        .collect();
+        assert_eq!(rows.len(), 3);
+        let err = rows[1].as_ref().expect_err("too long");
+        assert!(err.is_skippable());
+        assert!(
+            err.to_string()
+                .contains("big.csv:line 3: a record longer than 16 MiB"),
+            "{err}"
+        );
+        assert!(rows[2].as_ref().is_ok_and(|r| r.comment.content == "last"));
+    }
 
     #[test]
     fn maps_columns_by_name_and_reads_labels() {

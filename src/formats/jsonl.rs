@@ -1,9 +1,9 @@
 //! JSON Lines in the comment format: one JSON object per line; blank lines are skipped.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Position, ReadError, Record};
+use super::{Position, ReadError, Record, MAX_RECORD_BYTES};
 use crate::engine::Comment;
 
 /// Parses one line; `line` is 1-based and only names the place in errors.
@@ -44,17 +44,33 @@ impl<R: BufRead> Lines<R> {
     pub fn next_line(&mut self) -> Option<Result<(u64, String), ReadError>> {
         loop {
             self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
+            let limit = MAX_RECORD_BYTES as u64 + 1;
+            let io = |source| {
+                Some(Err(ReadError::Io {
+                    file: self.file.clone(),
+                    source,
+                }))
+            };
+            match (&mut self.reader)
+                .take(limit)
+                .read_until(b'\n', &mut self.buf)
+            {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(source) => {
-                    return Some(Err(ReadError::Io {
-                        file: self.file.clone(),
-                        source,
-                    }))
-                }
+                Err(source) => return io(source),
             }
             self.line += 1;
+            if self.buf.len() as u64 == limit && self.buf.last() != Some(&b'\n') {
+                // Too long to be a comment: the rest of the line is skipped, not held in memory.
+                if let Err(source) = self.reader.skip_until(b'\n') {
+                    return io(source);
+                }
+                return Some(Err(ReadError::invalid(
+                    &self.file,
+                    Position::Line(self.line),
+                    format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
+                )));
+            }
             let mut bytes: &[u8] = &self.buf;
             while let [rest @ .., b'\n' | b'\r'] = bytes {
                 bytes = rest;
@@ -121,6 +137,24 @@ mod tests {
         assert!(
             missing.contains("line 5") && missing.contains("content"),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_a_skippable_error_and_reading_goes_on() {
+        let long = format!("{{\"content\":\"{}\"}}", "x".repeat(MAX_RECORD_BYTES));
+        let input = format!("{{\"content\":\"a\"}}\n{long}\n{{\"content\":\"b\"}}\n");
+        let out: Vec<_> = JsonlReader::new(input.as_bytes(), Path::new("big.jsonl")).collect();
+        assert_eq!(out.len(), 3);
+        let err = out[1].as_ref().expect_err("too long");
+        assert!(err.is_skippable());
+        assert!(
+            err.to_string()
+                .starts_with("big.jsonl:line 2: a record longer than 16 MiB"),
+            "{err}"
+        );
+        assert!(
+            matches!(&out[2], Ok(r) if r.position == Position::Line(3) && r.comment.content == "b")
         );
     }
 

@@ -16,6 +16,9 @@ use thiserror::Error;
 
 use crate::engine::Comment;
 
+/// The longest JSONL record (one line) accepted.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
 /// Where a record sits in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
