@@ -291,6 +291,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     crate::engine::model_file::make_readable(tmp.as_file())?;
     tmp.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let folder = args.output.parent().filter(|d| !d.as_os_str().is_empty());
+    crate::engine::model_file::sync_folder(folder.unwrap_or(Path::new(".")));
 
     eprintln!("{}", tally.summary());
     Ok(())

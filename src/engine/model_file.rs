@@ -100,10 +100,7 @@ impl ModelFile {
         make_readable(tmp.as_file()).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         tmp.persist(path).map_err(|e| err(e.error))?;
-        if let Ok(d) = File::open(&dir) {
-            // Makes the rename itself durable; not every platform can sync a folder.
-            let _ = d.sync_all();
-        }
+        sync_folder(&dir);
         Ok(())
     }
 
@@ -182,6 +179,13 @@ impl ModelFile {
                 source,
             })?;
         Ok(SpamModel::from_data(Self::decode(&bytes, path)?))
+    }
+}
+
+/// Makes a rename into `dir` durable; not every platform can sync a folder, so failing is not an error.
+pub fn sync_folder(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

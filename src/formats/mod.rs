@@ -1,7 +1,9 @@
 //! Streaming readers and writers for exported comments.
 //!
-//! Every reader yields [`Record`]s one at a time, so memory does not grow with the file, and reports a
-//! record it cannot read with the file and the position (line, or byte offset) and what was expected.
+//! Every reader yields [`Record`]s one at a time, so memory does not grow with the number of comments
+//! (the Disqus reader keeps each thread's title and link, to give them to the thread's posts), and
+//! reports a record it cannot read with the file and the position (line, or byte offset) and what was
+//! expected.
 
 pub mod csv;
 pub mod disqus;
