@@ -16,6 +16,8 @@ pub struct WxrReader<R> {
     post_link: Option<String>,
     /// The comment being read, and where it started.
     comment: Option<(Comment, Option<String>, Position)>,
+    /// A field of that comment was longer than the XML reader keeps.
+    comment_too_long: bool,
     done: bool,
 }
 
@@ -25,6 +27,7 @@ impl<R: BufRead> WxrReader<R> {
             xml: XmlStream::new(reader, file),
             post_title: None,
             post_link: None,
+            comment_too_long: false,
             comment: None,
             done: false,
         }
@@ -87,10 +90,16 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                             ..Comment::default()
                         };
                         self.comment = Some((c, None, self.xml.position()));
+                        self.comment_too_long = false;
                     }
                     _ => {}
                 },
-                XmlEvent::End { ns, name, text } => {
+                XmlEvent::End {
+                    ns,
+                    name,
+                    text,
+                    truncated,
+                } => {
                     let Some((c, status, _)) = self.comment.as_mut() else {
                         if ns == Ns::Other {
                             match name.as_str() {
@@ -104,6 +113,7 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     if ns != Ns::WordPress {
                         continue;
                     }
+                    self.comment_too_long |= truncated;
                     let value = || {
                         let t = text.trim();
                         (!t.is_empty()).then(|| t.to_owned())
@@ -122,6 +132,16 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                         "comment_approved" => *status = Some(status_name(&text).to_owned()),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;
+                            if std::mem::take(&mut self.comment_too_long) {
+                                return Some(Err(ReadError::invalid(
+                                    self.xml.file(),
+                                    position,
+                                    format!(
+                                        "a field of this comment is longer than {} MiB",
+                                        super::xml::MAX_FIELD_BYTES >> 20
+                                    ),
+                                )));
+                            }
                             let status = status.unwrap_or_else(|| "approved".to_owned());
                             comment.label = label_of(&status);
                             return Some(Ok(Record {
@@ -196,6 +216,27 @@ mod tests {
             "https://wordpress.org/export/1.2/",
         );
         assert_eq!(read(&xml).len(), 3);
+    }
+
+    #[test]
+    fn a_huge_post_is_no_error_and_a_huge_comment_is_a_bad_record() {
+        let big = "x".repeat(super::super::xml::MAX_FIELD_BYTES + 1);
+        let comment = |id: u32, text: &str| {
+            format!("<wp:comment><wp:comment_id>{id}</wp:comment_id><wp:comment_content>{text}</wp:comment_content></wp:comment>")
+        };
+        let xml = format!(
+            r#"<?xml version="1.0"?><rss xmlns:wp="http://wordpress.org/export/1.2/" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><item><title>T</title><content:encoded>{big}</content:encoded>{}{}{}</item></channel></rss>"#,
+            comment(1, "first"),
+            comment(2, &big),
+            comment(3, "last")
+        );
+        let out = read(&xml);
+        assert_eq!(out.len(), 3);
+        assert!(out[0].as_ref().is_ok_and(|r| r.comment.content == "first"));
+        let err = out[1].as_ref().expect_err("too long");
+        assert!(err.is_skippable());
+        assert!(err.to_string().contains("longer than 4 MiB"), "{err}");
+        assert!(out[2].as_ref().is_ok_and(|r| r.comment.content == "last"));
     }
 
     #[test]

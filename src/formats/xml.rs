@@ -2,8 +2,10 @@
 //! (CDATA or not) and resolves entities without ever reading a DTD, so external entities and
 //! "billion laughs" expansions cannot happen. HTML entities (`&laquo;`) are resolved as HTML would.
 
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -40,22 +42,63 @@ pub enum XmlEvent {
         name: String,
         id: Option<String>,
     },
-    /// An element closes, with the text gathered since the last start or end.
+    /// An element closes, with the text gathered since the last start or end (its first
+    /// [`MAX_FIELD_BYTES`]; `truncated` says there was more).
     End {
         ns: Ns,
         name: String,
         text: String,
+        truncated: bool,
     },
     Eof,
 }
 
 /// The longest text gathered for one element.
 pub const MAX_FIELD_BYTES: usize = 4 << 20;
+/// The most one piece of XML (a text run, a CDATA section, a tag, a comment) may take: quick-xml holds
+/// a piece whole in memory before saring sees it, so a longer one stops the read.
+pub const MAX_PIECE_BYTES: usize = 64 << 20;
+
+/// The file as quick-xml reads it, counting what one piece takes and refusing to go past
+/// [`MAX_PIECE_BYTES`].
+struct Guarded<R> {
+    inner: R,
+    taken: Arc<AtomicUsize>,
+}
+
+impl<R: BufRead> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Guarded<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.taken.load(Ordering::Relaxed) > MAX_PIECE_BYTES {
+            return Err(io::Error::other(format!(
+                "a text, tag or comment longer than {} MiB",
+                MAX_PIECE_BYTES >> 20
+            )));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.taken.fetch_add(amt, Ordering::Relaxed);
+        self.inner.consume(amt);
+    }
+}
 
 pub struct XmlStream<R> {
-    reader: NsReader<R>,
+    reader: NsReader<Guarded<R>>,
+    /// What the current piece has taken from the file so far.
+    taken: Arc<AtomicUsize>,
     buf: Vec<u8>,
     text: String,
+    /// The current element had more text than [`MAX_FIELD_BYTES`].
+    truncated: bool,
     file: PathBuf,
     /// An element that was empty (`<x/>`) still owes its end.
     pending_end: Option<(Ns, String)>,
@@ -63,12 +106,18 @@ pub struct XmlStream<R> {
 
 impl<R: BufRead> XmlStream<R> {
     pub fn new(reader: R, file: &Path) -> Self {
-        let mut reader = NsReader::from_reader(reader);
+        let taken = Arc::new(AtomicUsize::new(0));
+        let mut reader = NsReader::from_reader(Guarded {
+            inner: reader,
+            taken: Arc::clone(&taken),
+        });
         reader.config_mut().trim_text(false);
         XmlStream {
             reader,
+            taken,
             buf: Vec::new(),
             text: String::new(),
+            truncated: false,
             file: file.to_owned(),
             pending_end: None,
         }
@@ -91,12 +140,20 @@ impl<R: BufRead> XmlStream<R> {
         )
     }
 
-    fn push_text(&mut self, s: &str) -> Result<(), ReadError> {
-        if self.text.len() + s.len() > MAX_FIELD_BYTES {
-            return Err(self.error(format!("a field longer than {} MiB", MAX_FIELD_BYTES >> 20)));
+    /// Gathers text up to [`MAX_FIELD_BYTES`]; beyond, it is dropped and the element marked truncated
+    /// (the readers refuse a comment with such a field; a long blog post around it is no error).
+    fn push_text(&mut self, s: &str) {
+        let room = MAX_FIELD_BYTES.saturating_sub(self.text.len());
+        if s.len() <= room {
+            self.text.push_str(s);
+            return;
         }
-        self.text.push_str(s);
-        Ok(())
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.text.push_str(&s[..cut]);
+        self.truncated = true;
     }
 
     pub fn next_event(&mut self) -> Result<XmlEvent, ReadError> {
@@ -105,10 +162,12 @@ impl<R: BufRead> XmlStream<R> {
                 ns,
                 name,
                 text: String::new(),
+                truncated: false,
             });
         }
         loop {
             self.buf.clear();
+            self.taken.store(0, Ordering::Relaxed);
             // The declared encoding (ISO-8859-1, windows-1252, …) is known once the declaration is read.
             let decoder = self.reader.decoder();
             // The event borrows the buffer: turn it into an owned step first.
@@ -168,6 +227,7 @@ impl<R: BufRead> XmlStream<R> {
                     empty,
                 } => {
                     self.text.clear();
+                    self.truncated = false;
                     if empty {
                         self.pending_end = Some((ns, name.clone()));
                     }
@@ -175,9 +235,15 @@ impl<R: BufRead> XmlStream<R> {
                 }
                 Step::End { ns, name } => {
                     let text = std::mem::take(&mut self.text);
-                    return Ok(XmlEvent::End { ns, name, text });
+                    let truncated = std::mem::take(&mut self.truncated);
+                    return Ok(XmlEvent::End {
+                        ns,
+                        name,
+                        text,
+                        truncated,
+                    });
                 }
-                Step::Text(s) => self.push_text(&s)?,
+                Step::Text(s) => self.push_text(&s),
                 Step::Eof => return Ok(XmlEvent::Eof),
                 Step::Skip => {}
                 Step::Error(message) => return Err(self.error(message)),
@@ -225,6 +291,42 @@ mod tests {
             }
         }
         assert_eq!(texts, ["café"]);
+    }
+
+    #[test]
+    fn a_field_over_the_limit_is_cut_and_marked_and_a_huge_piece_stops_the_read() {
+        let long = "é".repeat(MAX_FIELD_BYTES / 2 + 10);
+        let xml = format!("<a><b>{long}</b><c>x</c></a>");
+        let mut stream = XmlStream::new(xml.as_bytes(), Path::new("x"));
+        let mut ends = Vec::new();
+        loop {
+            match stream.next_event().expect("reads") {
+                XmlEvent::Eof => break,
+                XmlEvent::End {
+                    name,
+                    text,
+                    truncated,
+                    ..
+                } => ends.push((name, text.len(), truncated)),
+                _ => {}
+            }
+        }
+        assert_eq!(ends[0], ("b".to_owned(), MAX_FIELD_BYTES, true));
+        assert_eq!(ends[1], ("c".to_owned(), 1, false));
+
+        let huge = format!("<a><b>{}</b></a>", "x".repeat(MAX_PIECE_BYTES + (1 << 20)));
+        // Read as from a file, a buffer at a time.
+        let file = std::io::BufReader::with_capacity(8192, huge.as_bytes());
+        let mut stream = XmlStream::new(file, Path::new("big.xml"));
+        let err = loop {
+            match stream.next_event() {
+                Err(e) => break e,
+                Ok(XmlEvent::Eof) => panic!("read a piece over the limit"),
+                Ok(_) => {}
+            }
+        };
+        assert!(!err.is_skippable());
+        assert!(err.to_string().contains("longer than 64 MiB"), "{err}");
     }
 
     #[test]
