@@ -644,47 +644,45 @@ fn sigterm_mid_load_loses_no_acknowledged_feedback() {
     assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
 }
 
-#[test]
-fn a_client_that_trickles_its_body_gets_a_408() {
+/// Sends the start of a request that never completes to a server whose request timeout is 1 s; what
+/// the server answers before it closes the connection, and how long it took.
+fn answer_to_unfinished(server: &TestServer, partial: &[u8]) -> (String, std::time::Duration) {
     use std::io::{Read, Write};
-    let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .expect("timeout");
-    // The headers arrive whole; of the 100 bytes of body announced, only a few ever do.
-    stream
-        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"content\"")
-        .expect("partial request");
+    stream.write_all(partial).expect("partial request");
+    let started = std::time::Instant::now();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn a_client_that_trickles_its_body_gets_a_408() {
+    let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
+    // The headers arrive whole; of the 100 bytes of body announced, only a few ever do.
+    let (text, _) = answer_to_unfinished(
+        &server,
+        b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"content\"",
+    );
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"request_timeout\""), "{text}");
 }
 
 #[test]
 fn a_client_too_slow_to_send_its_request_is_cut_off() {
-    use std::io::{Read, Write};
     let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    stream
-        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
-        .expect("partial request");
-    let started = std::time::Instant::now();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let waited = started.elapsed();
+    let (text, waited) = answer_to_unfinished(&server, b"POST /v1/check HTTP/1.1\r\nHost: x\r\n");
     assert!(
         waited < std::time::Duration::from_secs(8),
         "cut off after {waited:?}"
     );
-    let text = String::from_utf8_lossy(&answer);
     assert!(
         text.is_empty() || text.starts_with("HTTP/1.1 408"),
         "{text}"

@@ -337,11 +337,7 @@ fn read_jsonl_chunks(
                     // A bad record like any other (`--skip-invalid` skips it), not held in memory.
                     line += 1;
                     let bad = Chunk {
-                        items: vec![Item::Bad(ReadError::invalid(
-                            path,
-                            Position::Line(line),
-                            format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
-                        ))],
+                        items: vec![Item::Bad(ReadError::record_too_long(path, line))],
                         text: Vec::new(),
                     };
                     if tx.send(bad).is_err() {
@@ -378,11 +374,9 @@ fn read_jsonl_chunks(
                 .any(|b| !b.is_ascii_whitespace())
             {
                 if last - start > MAX_RECORD_BYTES {
-                    chunk.items.push(Item::Bad(ReadError::invalid(
-                        path,
-                        Position::Line(line),
-                        format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
-                    )));
+                    chunk
+                        .items
+                        .push(Item::Bad(ReadError::record_too_long(path, line)));
                 } else {
                     chunk.items.push(Item::Line(line, start..last));
                 }

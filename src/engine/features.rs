@@ -128,6 +128,12 @@ impl FeatureSink for Vec<(u64, Feature)> {
     }
 }
 
+/// Watches nothing: [`FeatureExtractor::ids`] without a watcher.
+impl FeatureSink for () {
+    #[inline]
+    fn add(&mut self, _id: u64, _describe: impl FnOnce() -> Feature) {}
+}
+
 /// Collects ids and shows each feature to a watcher.
 struct Watched<'a, W> {
     ids: &'a mut Vec<u64>,
@@ -244,9 +250,7 @@ impl FeatureExtractor {
 
     /// The ids of the comment's features, sorted and deduplicated (each counts once per comment).
     pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
-        out.clear();
-        self.extract(comment, out);
-        self.dedup.retain_first(out);
+        self.ids_watched(comment, out, &mut ());
     }
 
     /// As [`Self::ids`], also handing every feature, with its description, to `watcher` (duplicates

@@ -340,18 +340,24 @@ mod tests {
         assert_eq!(normalize(&text).text, text);
     }
 
+    /// `styled` normalizes to `plain` and counts as styled text.
+    fn assert_styled(styled: &str, plain: &str) {
+        let n = normalize(styled);
+        assert_eq!(n.text, plain);
+        assert!(n.obfuscation.has(Obfuscation::STYLED), "{styled}");
+    }
+
     #[test]
     fn mathematical_and_fullwidth_letters_become_plain() {
-        let n = normalize("Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ");
-        assert_eq!(n.text, "main di megabet99 dan slot");
-        assert!(n.obfuscation.has(Obfuscation::STYLED));
+        assert_styled(
+            "Main di 𝐌𝐄𝐆𝐀𝐁𝐄𝐓𝟗𝟗 dan ＳＬＯＴ",
+            "main di megabet99 dan slot",
+        );
     }
 
     #[test]
     fn superscript_letters_become_plain_and_count_as_styling() {
-        let n = normalize("ˢˡᵒᵗ ᵍᵃᶜᵒʳ hari ini");
-        assert_eq!(n.text, "slot gacor hari ini");
-        assert!(n.obfuscation.has(Obfuscation::STYLED));
+        assert_styled("ˢˡᵒᵗ ᵍᵃᶜᵒʳ hari ini", "slot gacor hari ini");
         // Superscript digits are notation, not styling.
         assert!(!normalize("an area of 20 m² or x⁴")
             .obfuscation
@@ -360,9 +366,10 @@ mod tests {
 
     #[test]
     fn small_capitals_become_plain() {
-        let n = normalize("ʟɪᴠᴇ ꜱᴛʀᴇᴀᴍɪɴɢ ᴅɪ ꜱʟᴏᴛ ɢᴀᴄᴏʀ 24 ᴊᴀᴍ");
-        assert_eq!(n.text, "live streaming di slot gacor 24 jam");
-        assert!(n.obfuscation.has(Obfuscation::STYLED));
+        assert_styled(
+            "ʟɪᴠᴇ ꜱᴛʀᴇᴀᴍɪɴɢ ᴅɪ ꜱʟᴏᴛ ɢᴀᴄᴏʀ 24 ᴊᴀᴍ",
+            "live streaming di slot gacor 24 jam",
+        );
     }
 
     #[test]

@@ -17,8 +17,6 @@ struct Post {
     thread: Option<String>,
     spam: bool,
     deleted: bool,
-    /// A field was longer than the XML reader keeps.
-    too_long: bool,
 }
 
 pub struct DisqusReader<R> {
@@ -73,6 +71,7 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                         let mut post = Post::default();
                         post.comment.id = id;
                         self.post = Some((post, self.xml.position()));
+                        self.xml.take_truncated();
                     }
                     ("thread", None) if self.thread.is_none() => {
                         self.thread = Some((id.unwrap_or_default(), None, None));
@@ -82,16 +81,10 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                     ("author", Some(_)) => self.in_author = true,
                     _ => {}
                 },
-                XmlEvent::End {
-                    ns,
-                    name,
-                    text,
-                    truncated,
-                } => {
+                XmlEvent::End { ns, name, text } => {
                     let t = text.trim();
                     let value = (!t.is_empty()).then(|| t.to_owned());
                     if let Some((post, _)) = self.post.as_mut() {
-                        post.too_long |= truncated;
                         let c = &mut post.comment;
                         match (name.as_str(), self.in_author) {
                             ("name", true) => c.author = value,
@@ -105,15 +98,8 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                             ("isDeleted", false) => post.deleted = truthy(t),
                             ("post", false) if ns != Ns::DisqusInternals => {
                                 let (mut post, position) = self.post.take()?;
-                                if post.too_long {
-                                    return Some(Err(ReadError::invalid(
-                                        self.xml.file(),
-                                        position,
-                                        format!(
-                                            "a field of this post is longer than {} MiB",
-                                            super::xml::MAX_FIELD_BYTES >> 20
-                                        ),
-                                    )));
+                                if self.xml.take_truncated() {
+                                    return Some(Err(self.xml.too_long(position, "post")));
                                 }
                                 if let Some((title, link)) =
                                     post.thread.as_ref().and_then(|t| self.threads.get(t))

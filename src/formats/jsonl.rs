@@ -65,11 +65,7 @@ impl<R: BufRead> Lines<R> {
                 if let Err(source) = self.reader.skip_until(b'\n') {
                     return io(source);
                 }
-                return Some(Err(ReadError::invalid(
-                    &self.file,
-                    Position::Line(self.line),
-                    format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
-                )));
+                return Some(Err(ReadError::record_too_long(&self.file, self.line)));
             }
             let mut bytes: &[u8] = &self.buf;
             while let [rest @ .., b'\n' | b'\r'] = bytes {

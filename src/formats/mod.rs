@@ -110,6 +110,16 @@ impl ReadError {
         }
     }
 
+    /// A record over [`MAX_RECORD_BYTES`] at `line`: a bad record like any other, which
+    /// `--skip-invalid` skips.
+    pub fn record_too_long(file: &Path, line: u64) -> Self {
+        Self::invalid(
+            file,
+            Position::Line(line),
+            format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
+        )
+    }
+
     /// The rest of the file cannot be read.
     pub fn malformed(file: &Path, position: Position, message: impl Into<String>) -> Self {
         ReadError::Malformed {

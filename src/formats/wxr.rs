@@ -16,8 +16,6 @@ pub struct WxrReader<R> {
     post_link: Option<String>,
     /// The comment being read, and where it started.
     comment: Option<(Comment, Option<String>, Position)>,
-    /// A field of that comment was longer than the XML reader keeps.
-    comment_too_long: bool,
     done: bool,
 }
 
@@ -27,7 +25,6 @@ impl<R: BufRead> WxrReader<R> {
             xml: XmlStream::new(reader, file),
             post_title: None,
             post_link: None,
-            comment_too_long: false,
             comment: None,
             done: false,
         }
@@ -90,16 +87,11 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                             ..Comment::default()
                         };
                         self.comment = Some((c, None, self.xml.position()));
-                        self.comment_too_long = false;
+                        self.xml.take_truncated();
                     }
                     _ => {}
                 },
-                XmlEvent::End {
-                    ns,
-                    name,
-                    text,
-                    truncated,
-                } => {
+                XmlEvent::End { ns, name, text } => {
                     let Some((c, status, _)) = self.comment.as_mut() else {
                         if ns == Ns::Other {
                             match name.as_str() {
@@ -113,7 +105,6 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     if ns != Ns::WordPress {
                         continue;
                     }
-                    self.comment_too_long |= truncated;
                     let value = || {
                         let t = text.trim();
                         (!t.is_empty()).then(|| t.to_owned())
@@ -132,15 +123,8 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                         "comment_approved" => *status = Some(status_name(&text).to_owned()),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;
-                            if std::mem::take(&mut self.comment_too_long) {
-                                return Some(Err(ReadError::invalid(
-                                    self.xml.file(),
-                                    position,
-                                    format!(
-                                        "a field of this comment is longer than {} MiB",
-                                        super::xml::MAX_FIELD_BYTES >> 20
-                                    ),
-                                )));
+                            if self.xml.take_truncated() {
+                                return Some(Err(self.xml.too_long(position, "comment")));
                             }
                             let status = status.unwrap_or_else(|| "approved".to_owned());
                             comment.label = label_of(&status);

@@ -43,12 +43,11 @@ pub enum XmlEvent {
         id: Option<String>,
     },
     /// An element closes, with the text gathered since the last start or end (its first
-    /// [`MAX_FIELD_BYTES`]; `truncated` says there was more).
+    /// [`MAX_FIELD_BYTES`]; [`XmlStream::take_truncated`] says whether there was more).
     End {
         ns: Ns,
         name: String,
         text: String,
-        truncated: bool,
     },
     Eof,
 }
@@ -97,7 +96,7 @@ pub struct XmlStream<R> {
     taken: Arc<AtomicUsize>,
     buf: Vec<u8>,
     text: String,
-    /// The current element had more text than [`MAX_FIELD_BYTES`].
+    /// Some element had more text than [`MAX_FIELD_BYTES`] since [`Self::take_truncated`] last asked.
     truncated: bool,
     file: PathBuf,
     /// An element that was empty (`<x/>`) still owes its end.
@@ -140,8 +139,26 @@ impl<R: BufRead> XmlStream<R> {
         )
     }
 
-    /// Gathers text up to [`MAX_FIELD_BYTES`]; beyond, it is dropped and the element marked truncated
-    /// (the readers refuse a comment with such a field; a long blog post around it is no error).
+    /// Whether an element's text was cut to [`MAX_FIELD_BYTES`] since the last call. The readers ask
+    /// when a comment begins and when it ends: a comment with such a field is refused
+    /// ([`Self::too_long`]), a long blog post around it is no error.
+    pub fn take_truncated(&mut self) -> bool {
+        std::mem::take(&mut self.truncated)
+    }
+
+    /// The error for a `what` (comment, post) that began at `position` and had a field cut short.
+    pub fn too_long(&self, position: Position, what: &str) -> ReadError {
+        ReadError::invalid(
+            &self.file,
+            position,
+            format!(
+                "a field of this {what} is longer than {} MiB",
+                MAX_FIELD_BYTES >> 20
+            ),
+        )
+    }
+
+    /// Gathers text up to [`MAX_FIELD_BYTES`]; beyond, it is dropped and the stream marked truncated.
     fn push_text(&mut self, s: &str) {
         let room = MAX_FIELD_BYTES.saturating_sub(self.text.len());
         if s.len() <= room {
@@ -162,7 +179,6 @@ impl<R: BufRead> XmlStream<R> {
                 ns,
                 name,
                 text: String::new(),
-                truncated: false,
             });
         }
         loop {
@@ -227,7 +243,6 @@ impl<R: BufRead> XmlStream<R> {
                     empty,
                 } => {
                     self.text.clear();
-                    self.truncated = false;
                     if empty {
                         self.pending_end = Some((ns, name.clone()));
                     }
@@ -235,13 +250,7 @@ impl<R: BufRead> XmlStream<R> {
                 }
                 Step::End { ns, name } => {
                     let text = std::mem::take(&mut self.text);
-                    let truncated = std::mem::take(&mut self.truncated);
-                    return Ok(XmlEvent::End {
-                        ns,
-                        name,
-                        text,
-                        truncated,
-                    });
+                    return Ok(XmlEvent::End { ns, name, text });
                 }
                 Step::Text(s) => self.push_text(&s),
                 Step::Eof => return Ok(XmlEvent::Eof),
@@ -302,12 +311,9 @@ mod tests {
         loop {
             match stream.next_event().expect("reads") {
                 XmlEvent::Eof => break,
-                XmlEvent::End {
-                    name,
-                    text,
-                    truncated,
-                    ..
-                } => ends.push((name, text.len(), truncated)),
+                XmlEvent::End { name, text, .. } => {
+                    ends.push((name, text.len(), stream.take_truncated()))
+                }
                 _ => {}
             }
         }

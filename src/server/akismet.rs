@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::routes::{check, read_body, store_feedback};
+use super::routes::{check, rate_bucket, read_body, store_feedback};
 use super::state::AppState;
 use crate::engine::{Comment, Label, Verdict};
 
@@ -41,7 +41,7 @@ impl Fields {
         payload: web::Payload,
         state: &AppState,
     ) -> Result<Fields, HttpResponse> {
-        let body = read_body(req, payload, state.settings.limits.max_body_bytes)
+        let body = read_body(req, payload, state, state.settings.limits.max_body_bytes)
             .await
             .map_err(|e| plain(e.status, "invalid", &e.message))?;
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = form_pairs(req.query_string().as_bytes())
@@ -160,17 +160,30 @@ fn text(body: &'static str) -> HttpResponse {
         .body(body)
 }
 
-/// Takes a token from the rate limit of the key (of the client's address when no keys are configured,
-/// or when the key is not valid, so that guessing keys is throttled too); a 429 once none is left.
+/// Reads a request's fields and admits it: a token from its rate limit, then a valid key. A request
+/// refused gets its answer as the error.
+async fn admit(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Fields, HttpResponse> {
+    let fields = Fields::read(req, payload, state).await?;
+    let key = key(req, &fields);
+    if let Some(throttled) = throttle(req, key.as_deref(), state) {
+        return Err(throttled);
+    }
+    if !key_is_valid(key.as_deref(), state) {
+        return Err(plain(StatusCode::OK, "invalid", BAD_KEY_HELP));
+    }
+    Ok(fields)
+}
+
+/// Takes a token from the request's rate limit ([`rate_bucket`]); a 429 once none is left.
 fn throttle(req: &HttpRequest, key: Option<&str>, state: &AppState) -> Option<HttpResponse> {
-    let bucket = match key {
-        Some(k) if !state.settings.open_access() && state.settings.is_api_key(k) => k.to_owned(),
-        _ => req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-    };
-    let wait = state.rate_limit.check(&bucket).err()?;
+    let wait = state
+        .rate_limit
+        .check(&rate_bucket(req, key, state))
+        .err()?;
     Some(
         HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", wait.to_string()))
@@ -187,17 +200,9 @@ async fn verify_key(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match Fields::read(&req, payload, &state).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    if let Some(throttled) = throttle(&req, key(&req, &fields).as_deref(), &state) {
-        return throttled;
-    }
-    if key_is_valid(key(&req, &fields).as_deref(), &state) {
-        text("valid")
-    } else {
-        plain(StatusCode::OK, "invalid", BAD_KEY_HELP)
+    match admit(&req, payload, &state).await {
+        Ok(_) => text("valid"),
+        Err(refused) => refused,
     }
 }
 
@@ -206,17 +211,10 @@ async fn comment_check(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match Fields::read(&req, payload, &state).await {
+    let fields = match admit(&req, payload, &state).await {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(refused) => return refused,
     };
-    let key = key(&req, &fields);
-    if let Some(throttled) = throttle(&req, key.as_deref(), &state) {
-        return throttled;
-    }
-    if !key_is_valid(key.as_deref(), &state) {
-        return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
-    }
     let comment = fields.comment();
     let max = state.settings.limits.max_comment_bytes;
     if comment.content.len() > max {
@@ -288,17 +286,10 @@ async fn submit(
     state: web::Data<AppState>,
     label: Label,
 ) -> HttpResponse {
-    let fields = match Fields::read(&req, payload, &state).await {
+    let fields = match admit(&req, payload, &state).await {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(refused) => return refused,
     };
-    let key = key(&req, &fields);
-    if let Some(throttled) = throttle(&req, key.as_deref(), &state) {
-        return throttled;
-    }
-    if !key_is_valid(key.as_deref(), &state) {
-        return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
-    }
     if fields.is_test() {
         return text(THANKS);
     }

@@ -71,36 +71,35 @@ pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResul
     }
 }
 
-/// Checks `Authorization: Bearer KEY` when keys are configured, taking a token from the key's rate
-/// limit (by client address when no keys are configured, and for a missing or wrong key, so that
-/// guessing keys is throttled too).
-pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let client = || {
-        req.peer_addr()
+/// Whose rate limit a request counts against: its API key when that is a configured key, otherwise
+/// the client's address (no keys configured, or a wrong or missing key: guessing keys is throttled too).
+pub fn rate_bucket(req: &HttpRequest, key: Option<&str>, state: &AppState) -> String {
+    match key {
+        Some(k) if state.settings.is_api_key(k) => k.to_owned(),
+        _ => req
+            .peer_addr()
             .map(|a| a.ip().to_string())
-            .unwrap_or_default()
-    };
-    let take = |who: &str| {
-        state
-            .rate_limit
-            .check(who)
-            .map_err(ApiError::too_many_requests)
-    };
-    if state.settings.open_access() {
-        return take(&client());
+            .unwrap_or_default(),
     }
-    match bearer(req) {
-        Some(key) if state.settings.is_api_key(key) => take(key),
-        Some(_) => {
-            take(&client())?;
-            Err(ApiError::unauthorized("the API key is not valid"))
-        }
-        None => {
-            take(&client())?;
-            Err(ApiError::unauthorized(
-                "send an API key as `Authorization: Bearer KEY`",
-            ))
-        }
+}
+
+/// Takes a token from the request's rate limit ([`rate_bucket`]), then checks
+/// `Authorization: Bearer KEY` when keys are configured.
+pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let key = bearer(req);
+    state
+        .rate_limit
+        .check(&rate_bucket(req, key, state))
+        .map_err(ApiError::too_many_requests)?;
+    if state.settings.open_access() {
+        return Ok(());
+    }
+    match key {
+        Some(k) if state.settings.is_api_key(k) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("the API key is not valid")),
+        None => Err(ApiError::unauthorized(
+            "send an API key as `Authorization: Bearer KEY`",
+        )),
     }
 }
 
@@ -132,11 +131,10 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
+    state: &AppState,
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
-    let secs = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(10, |s| s.settings.limits.request_timeout_secs);
+    let secs = state.settings.limits.request_timeout_secs;
     tokio::time::timeout(
         std::time::Duration::from_secs(secs),
         read_body_untimed(req, payload, limit),
@@ -209,7 +207,7 @@ pub async fn score_comment(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let reasons = reasons_asked(&req)?;
-    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.settings.limits.max_body_bytes).await?;
     let comment = parse_comment(&body, &state)?;
     let model = state.model();
     let result = check(&model, &comment, reasons);
@@ -231,7 +229,7 @@ pub async fn score_batch(
     authorize(&req, &state)?;
     let reasons = reasons_asked(&req)?;
     let limits = state.settings.limits;
-    let body = read_body(&req, payload, limits.max_batch_body_bytes).await?;
+    let body = read_body(&req, payload, &state, limits.max_batch_body_bytes).await?;
     let comments = parse_batch(&body, &state)?;
     let model = state.model();
     let results = web::block(move || {
@@ -308,7 +306,7 @@ pub async fn record_feedback(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let body = read_body(&req, payload, state.settings.limits.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state, state.settings.limits.max_body_bytes).await?;
     let text = std::str::from_utf8(&body).map_err(|e| {
         ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}"))
     })?;
@@ -385,7 +383,7 @@ pub async fn reload_model(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     authorize_admin(&req, &state)?;
-    let body = read_body(&req, payload, 4096).await?;
+    let body = read_body(&req, payload, &state, 4096).await?;
     let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ReloadRequest::default()
     } else {
