@@ -27,14 +27,36 @@ base=$(sed -n 's/^saring listening on //p' "$work/serve.out")
 url="$base/v1/check"
 body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" scripts/loadtest-check.lua | sed "s/\\\\'/'/g")
 
-echo "== throughput: wrk -t1 -c64 -d${DURATION}s POST /v1/check"
-wrk -t1 -c64 -d"${DURATION}s" --latency -s scripts/loadtest-check.lua "$url" | tee "$work/wrk.txt"
-rps=$(awk '/^Requests\/sec/ {print int($2)}' "$work/wrk.txt")
-half=$((rps / 2))
+# The machine's speed can change from one minute to the next: RUNS=N repeats the throughput and
+# latency measurements N times and prints every run and the medians.
+RUNS=${RUNS:-1}
+summary=$work/summary.txt
+: >"$summary"
+for run in $(seq "$RUNS"); do
+  echo "== run $run of $RUNS: throughput: wrk -t1 -c64 -d${DURATION}s POST /v1/check"
+  wrk -t1 -c64 -d"${DURATION}s" --latency -s scripts/loadtest-check.lua "$url" | tee "$work/wrk.txt"
+  if grep -q "Non-2xx" "$work/wrk.txt" || grep -q "Socket errors" "$work/wrk.txt"; then
+    echo "FAILED: errors in the throughput run"; exit 1
+  fi
+  rps=$(awk '/^Requests\/sec/ {print int($2)}' "$work/wrk.txt")
+  half=$((rps / 2))
 
-echo "== latency at half that rate: oha -q $half for ${DURATION}s"
-oha --no-tui -z "${DURATION}s" -c 64 -q "$half" --latency-correction -m POST \
-  -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n -e '/Summary/,/Average/p' -e '/Response time distribution/,/99.99%/p' -e '/Status code distribution/,/^$/p'
+  echo "== run $run of $RUNS: latency at half that rate: oha -q $half for ${DURATION}s"
+  oha --no-tui -z "${DURATION}s" -c 64 -q "$half" --latency-correction -m POST \
+    -H 'content-type: application/json' -d "$body" "$url" | tee "$work/oha.txt" | sed -n -e '/Summary/,/Average/p' -e '/Response time distribution/,/99.99%/p' -e '/Status code distribution/,/^$/p'
+  # (oha's "Error distribution" may list requests it cut off itself at the end of its run: not errors.)
+  if sed -n '/Status code distribution/,/^$/p' "$work/oha.txt" | grep -E '^\s+\[[0-9]+\]' | grep -vq '\[200\]'; then
+    echo "FAILED: errors in the latency run"; exit 1
+  fi
+  p99=$(awk '/99.00% in/ {print $3}' "$work/oha.txt")
+  echo "$rps $p99" >>"$summary"
+done
+echo "== runs (requests/s with wrk; p99 in ms at half that rate with oha)"
+awk '{printf "run %d: %d req/s, p99 %s ms\n", NR, $1, $2}' "$summary"
+if [ "$RUNS" -gt 1 ]; then
+  echo "median: $(sort -n -k1 "$summary" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') req/s," \
+    "p99 $(sort -g -k2 "$summary" | awk '{a[NR]=$2} END {print a[int((NR+1)/2)]}') ms"
+fi
 
 echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"
 wrk -t1 -c64 -d"${DURATION}s" -s scripts/loadtest-check.lua "$url" >"$work/wrk-reload.txt" &
@@ -53,7 +75,3 @@ if grep -q "Non-2xx" "$work/wrk-reload.txt" || grep -q "Socket errors" "$work/wr
   echo "FAILED: requests failed during reloads"; exit 1
 fi
 echo "no failed requests during reloads"
-# (oha's "Error distribution" may list requests it cut off itself at the end of its run: not errors.)
-if sed -n '/Status code distribution/,/^$/p' "$work/oha.txt" | grep -E '^\s+\[[0-9]+\]' | grep -vq '\[200\]'; then
-  echo "FAILED: errors in the latency run"; exit 1
-fi

@@ -10,6 +10,7 @@
 //! feature. The same code serves scoring, which only needs ids, and explaining, which also wants a
 //! description: callers pass a [`FeatureSink`] and descriptions are built only when asked for.
 
+use compact_str::{format_compact, CompactString};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -58,11 +59,12 @@ pub enum FeatureKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Feature {
     pub kind: FeatureKind,
-    pub value: String,
+    /// Held inline when short (most words and domains): describing costs no allocation.
+    pub value: CompactString,
 }
 
 impl Feature {
-    fn new(kind: FeatureKind, value: impl Into<String>) -> Self {
+    fn new(kind: FeatureKind, value: impl Into<CompactString>) -> Self {
         Feature {
             kind,
             value: value.into(),
@@ -388,7 +390,7 @@ impl FeatureExtractor {
             sink.add(id, || {
                 Feature::new(
                     FeatureKind::Phrase,
-                    format!("{} {}", tokens.get(i - 1), tokens.get(i)),
+                    format_compact!("{} {}", tokens.get(i - 1), tokens.get(i)),
                 )
             });
         }
@@ -550,7 +552,7 @@ impl FeatureExtractor {
         };
         let id = pair_id(kind, feature_id(kind, size), feature_id(kind, overlap));
         sink.add(id, || {
-            Feature::new(kind, format!("{size} comment that {overlap}"))
+            Feature::new(kind, format_compact!("{size} comment that {overlap}"))
         });
     }
 }

@@ -205,11 +205,7 @@ impl SpamModel {
         if top == 0 {
             return (self.score(comment, extractor, ids), Vec::new());
         }
-        let mut heaviest = Heaviest {
-            model: self,
-            top,
-            kept: Default::default(),
-        };
+        let mut heaviest = Heaviest::new(self, top);
         extractor.ids_watched(comment, ids, &mut heaviest);
         let score = self.score_ids(ids);
         let towards_spam = score.logit >= 0.0;
@@ -286,6 +282,27 @@ struct Heaviest<'a> {
     top: usize,
     /// Indexed by 2 × (towards spam) + (sign of evasion): (id, weight, description).
     kept: [Vec<(u64, f32, Feature)>; 4],
+    /// For each full list of `kept`: where its lightest entry is (the one the next heavier goes to).
+    lightest: [usize; 4],
+}
+
+impl<'a> Heaviest<'a> {
+    fn new(model: &'a SpamModel, top: usize) -> Self {
+        Heaviest {
+            model,
+            top,
+            kept: Default::default(),
+            lightest: [0; 4],
+        }
+    }
+}
+
+/// Where the lightest of `kept` is (by [`heavier`]).
+fn lightest_of(kept: &[(u64, f32, Feature)]) -> usize {
+    kept.iter()
+        .enumerate()
+        .max_by(|(_, a), (_, b)| heavier(f64::from(a.1), a.0, f64::from(b.1), b.0))
+        .map_or(0, |(i, _)| i)
 }
 
 impl FeatureSink for Heaviest<'_> {
@@ -296,23 +313,25 @@ impl FeatureSink for Heaviest<'_> {
         if w == 0.0 {
             return;
         }
-        let kept = &mut self.kept[2 * usize::from(w > 0.0) + usize::from(is_evasion_feature(id))];
-        if kept.iter().any(|k| k.0 == id) {
-            return;
-        }
+        let list = 2 * usize::from(w > 0.0) + usize::from(is_evasion_feature(id));
+        let kept = &mut self.kept[list];
         if kept.len() < self.top {
-            kept.push((id, w, describe()));
+            if !kept.iter().any(|k| k.0 == id) {
+                kept.push((id, w, describe()));
+                if kept.len() == self.top {
+                    self.lightest[list] = lightest_of(kept);
+                }
+            }
             return;
         }
-        let lightest = kept
-            .iter()
-            .enumerate()
-            .max_by(|(_, a), (_, b)| heavier(f64::from(a.1), a.0, f64::from(b.1), b.0))
-            .map(|(i, k)| (i, k.0, k.1));
-        if let Some((i, lightest_id, lightest_w)) = lightest {
-            if heavier(f64::from(w), id, f64::from(lightest_w), lightest_id).is_lt() {
-                kept[i] = (id, w, describe());
-            }
+        // Full: most features are lighter than the lightest kept, and are turned away here.
+        let slot = self.lightest[list];
+        let (lightest_id, lightest_w) = (kept[slot].0, kept[slot].1);
+        if heavier(f64::from(w), id, f64::from(lightest_w), lightest_id).is_lt()
+            && !kept.iter().any(|k| k.0 == id)
+        {
+            kept[slot] = (id, w, describe());
+            self.lightest[list] = lightest_of(kept);
         }
     }
 }
