@@ -53,6 +53,7 @@ pub enum FeatureKind {
     LinkbackSameSite,
     LinkbackTopic,
     WordStart,
+    WordEnd,
 }
 
 /// A feature in words, for explanations.
@@ -105,6 +106,7 @@ impl Feature {
             FeatureKind::LinkbackSameSite => "a pingback from this same site".into(),
             FeatureKind::LinkbackTopic => format!("the linking page {v}"),
             FeatureKind::WordStart => format!("a word starting \"{v}\""),
+            FeatureKind::WordEnd => format!("a long word ending \"{v}\""),
         }
     }
 }
@@ -187,6 +189,9 @@ impl IdSet {
 
 /// Words longer than this also give their first this many characters as a feature.
 const WORD_START: usize = 5;
+/// Words of at least `LONG_WORD` characters (not all digits) also give their last `WORD_END`.
+const LONG_WORD: usize = 8;
+const WORD_END: usize = 4;
 
 /// The top bit of a feature id: set for signs of deliberate evasion, clear for every other feature.
 const EVASION: u64 = 1 << 63;
@@ -344,7 +349,7 @@ impl FeatureExtractor {
             // The beginnings of longer words tie inflected forms together in any language that
             // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
             // characters or more keep theirs to compare with the post title's.
-            let chars = char_count_up_to(token, WORD_START + 1);
+            let chars = char_count_up_to(token, LONG_WORD);
             let start = prefix(token, WORD_START);
             let start_id = if chars >= 4 {
                 feature_id(FeatureKind::WordStart, start)
@@ -356,6 +361,14 @@ impl FeatureExtractor {
                 sink.add(start_id, || Feature::new(FeatureKind::WordStart, start));
             }
             let all_digits = token.bytes().all(|b| b.is_ascii_digit());
+            // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
+            // their endings, as inflected words share their beginnings.
+            if chars >= LONG_WORD && !all_digits {
+                let end = suffix(token, WORD_END);
+                sink.add(feature_id(FeatureKind::WordEnd, end), || {
+                    Feature::new(FeatureKind::WordEnd, end)
+                });
+            }
             let id = if all_digits && token.len() > 4 {
                 let len = digit_length_bucket(token.len());
                 feature_id(FeatureKind::NumberLength, len)
@@ -572,6 +585,17 @@ fn prefix(word: &str, chars: usize) -> &str {
     }
     match word.char_indices().nth(chars) {
         Some((i, _)) => &word[..i],
+        None => word,
+    }
+}
+
+/// The last `chars` characters of `word`.
+fn suffix(word: &str, chars: usize) -> &str {
+    if word.is_ascii() {
+        return &word[word.len().saturating_sub(chars)..];
+    }
+    match word.char_indices().rev().nth(chars.saturating_sub(1)) {
+        Some((i, _)) => &word[i..],
         None => word,
     }
 }
@@ -895,6 +919,22 @@ mod tests {
         assert!(has(&f, FeatureKind::WordStem, "megabet"));
         assert!(has(&f, FeatureKind::BrandLike, ""));
         assert!(has(&f, FeatureKind::Obfuscation, "styled Unicode letters"));
+    }
+
+    #[test]
+    fn long_words_give_their_endings_in_any_script() {
+        let f = kinds(&Comment::from_text(
+            "bangga liat TUKANGTOTO comeback, main di rajatoto 081233445566 kemenangan",
+        ));
+        assert!(has(&f, FeatureKind::WordEnd, "toto"));
+        assert!(has(&f, FeatureKind::WordEnd, "ngan"));
+        // Short words and numbers give none.
+        assert!(has(&f, FeatureKind::WordEnd, "back"));
+        assert!(!has(&f, FeatureKind::WordEnd, "liat"));
+        assert!(!has(&f, FeatureKind::WordEnd, "5566"));
+        let f = kinds(&Comment::from_text("доставкапиццы"));
+        assert!(has(&f, FeatureKind::WordEnd, "иццы"));
+        assert_eq!(suffix("é", 4), "é");
     }
 
     #[test]

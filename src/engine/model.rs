@@ -14,7 +14,7 @@ use super::comment::Comment;
 use super::features::{is_evasion_feature, Feature, FeatureExtractor, FeatureSink};
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
-pub const FEATURE_VERSION: u32 = 2;
+pub const FEATURE_VERSION: u32 = 3;
 
 /// The three answers a blog needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
