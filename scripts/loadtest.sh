@@ -48,14 +48,14 @@ for run in $(seq "$RUNS"); do
   if sed -n '/Status code distribution/,/^$/p' "$work/oha.txt" | grep -E '^\s+\[[0-9]+\]' | grep -vq '\[200\]'; then
     echo "FAILED: errors in the latency run"; exit 1
   fi
-  p99=$(awk '/99.00% in/ {print $3}' "$work/oha.txt")
+  p99=$(awk '/99.00% in/ {print $3, $4}' "$work/oha.txt")
   echo "$rps $p99" >>"$summary"
 done
-echo "== runs (requests/s with wrk; p99 in ms at half that rate with oha)"
-awk '{printf "run %d: %d req/s, p99 %s ms\n", NR, $1, $2}' "$summary"
+echo "== runs (requests/s with wrk; p99 at half that rate with oha)"
+awk '{printf "run %d: %d req/s, p99 %s %s\n", NR, $1, $2, $3}' "$summary"
 if [ "$RUNS" -gt 1 ]; then
   echo "median: $(sort -n -k1 "$summary" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') req/s," \
-    "p99 $(sort -g -k2 "$summary" | awk '{a[NR]=$2} END {print a[int((NR+1)/2)]}') ms"
+    "p99 $(sort -g -k2 "$summary" | awk '{a[NR]=$2 " " $3} END {print a[int((NR+1)/2)]}')"
 fi
 
 echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"
