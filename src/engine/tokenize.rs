@@ -443,6 +443,21 @@ mod tests {
             let lower = text.to_ascii_lowercase();
             assert_eq!(words(&lower), general(&lower), "{text:?}");
         }
+        // Every text of up to 7 characters from letters that stretch and that do not, a digit, an
+        // apostrophe and a space.
+        let alphabet = b"ab7w' ";
+        let mut text = Vec::new();
+        for len in 1..=7u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                let text = std::str::from_utf8(&text).expect("ASCII");
+                assert_eq!(words(text), general(text), "{text:?}");
+            }
+        }
     }
 
     #[test]
