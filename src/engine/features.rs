@@ -1,6 +1,7 @@
 //! Features: what the classifier sees of a comment.
 //!
-//! Words and word pairs of the text, and evidence beyond words: the domains linked in the text and in
+//! Words and word pairs of the text, the beginnings of longer words and the endings of long ones, and
+//! evidence beyond words: the domains linked in the text and in
 //! `author_url`, the email's domain, the comment type, how many links (bucketed), phone-number and money
 //! patterns, the obfuscation undone by normalization, shouting, length, the author's name, and how the
 //! text relates to `post_title`. Pingbacks and trackbacks get features of their own: the source's
@@ -928,7 +929,7 @@ mod tests {
         ));
         assert!(has(&f, FeatureKind::WordEnd, "toto"));
         assert!(has(&f, FeatureKind::WordEnd, "ngan"));
-        // Short words and numbers give none.
+        // Eight letters are enough; shorter words and numbers give none.
         assert!(has(&f, FeatureKind::WordEnd, "back"));
         assert!(!has(&f, FeatureKind::WordEnd, "liat"));
         assert!(!has(&f, FeatureKind::WordEnd, "5566"));
