@@ -780,6 +780,10 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
     let n = tokens.len();
     for i in 0..n {
         let t = tokens.get(i);
+        // Only currency words (7 letters at most) and numbers with a unit attached can say money.
+        if t.len() > 7 && !t.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
         let number_follows =
             || i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit());
         let number_before = || i > 0 && tokens.get(i - 1).bytes().all(|b| b.is_ascii_digit());

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::routes::{check, rate_bucket, read_body, store_feedback};
+use super::routes::{check, read_body, store_feedback, take_token};
 use super::state::AppState;
 use crate::engine::{Comment, Label, Verdict};
 
@@ -178,12 +178,9 @@ async fn admit(
     Ok(fields)
 }
 
-/// Takes a token from the request's rate limit ([`rate_bucket`]); a 429 once none is left.
+/// Takes a token from the request's rate limit ([`take_token`]); a 429 once none is left.
 fn throttle(req: &HttpRequest, key: Option<&str>, state: &AppState) -> Option<HttpResponse> {
-    let wait = state
-        .rate_limit
-        .check(&rate_bucket(req, key, state))
-        .err()?;
+    let wait = take_token(req, key, state).err()?;
     Some(
         HttpResponse::TooManyRequests()
             .insert_header(("Retry-After", wait.to_string()))

@@ -22,9 +22,14 @@ impl RateLimiter {
         }
     }
 
+    /// Whether requests are limited at all (`rate` 0 turns the limit off).
+    pub fn is_on(&self) -> bool {
+        self.rate > 0.0
+    }
+
     /// Takes one token for `who`; when none is left, says in how many whole seconds one will be.
     pub fn check(&self, who: &str) -> Result<(), u64> {
-        if self.rate <= 0.0 {
+        if !self.is_on() {
             return Ok(());
         }
         let now = Instant::now();
@@ -35,7 +40,13 @@ impl RateLimiter {
                 now.duration_since(*at).as_secs_f64() * self.rate < self.burst
             });
         }
-        let (tokens, at) = buckets.entry(who.to_owned()).or_insert((self.burst, now));
+        // A known client's bucket is found without copying its name.
+        if !buckets.contains_key(who) {
+            buckets.insert(who.to_owned(), (self.burst, now));
+        }
+        let Some((tokens, at)) = buckets.get_mut(who) else {
+            return Ok(());
+        };
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {

@@ -71,26 +71,28 @@ pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResul
     }
 }
 
-/// Whose rate limit a request counts against: its API key when that is a configured key, otherwise
-/// the client's address (no keys configured, or a wrong or missing key: guessing keys is throttled too).
-pub fn rate_bucket(req: &HttpRequest, key: Option<&str>, state: &AppState) -> String {
-    match key {
+/// Takes a token from the rate limit of whoever makes the request: its API key when that is a
+/// configured key, otherwise the client's address (no keys configured, or a wrong or missing key:
+/// guessing keys is throttled too). When none is left: in how many whole seconds one will be.
+pub fn take_token(req: &HttpRequest, key: Option<&str>, state: &AppState) -> Result<(), u64> {
+    if !state.rate_limit.is_on() {
+        return Ok(());
+    }
+    let who = match key {
         Some(k) if state.settings.is_api_key(k) => k.to_owned(),
         _ => req
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),
-    }
+    };
+    state.rate_limit.check(&who)
 }
 
-/// Takes a token from the request's rate limit ([`rate_bucket`]), then checks
+/// Takes a token from the request's rate limit ([`take_token`]), then checks
 /// `Authorization: Bearer KEY` when keys are configured.
 pub fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let key = bearer(req);
-    state
-        .rate_limit
-        .check(&rate_bucket(req, key, state))
-        .map_err(ApiError::too_many_requests)?;
+    take_token(req, key, state).map_err(ApiError::too_many_requests)?;
     if state.settings.open_access() {
         return Ok(());
     }
