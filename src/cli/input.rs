@@ -285,7 +285,7 @@ impl Chunks {
     }
 }
 
-pub use crate::formats::MAX_RECORD_BYTES;
+use crate::formats::MAX_RECORD_BYTES;
 /// Bytes of JSONL read ahead at a time.
 const CHUNK_BYTES: usize = 1 << 20;
 
@@ -337,7 +337,7 @@ fn read_jsonl_chunks(
                     // A bad record like any other (`--skip-invalid` skips it), not held in memory.
                     line += 1;
                     let bad = Chunk {
-                        items: vec![Item::Bad(ReadError::record_too_long(path, line))],
+                        items: vec![Item::Bad(ReadError::record_too_long(path, line, None))],
                         text: Vec::new(),
                     };
                     if tx.send(bad).is_err() {
@@ -376,7 +376,7 @@ fn read_jsonl_chunks(
                 if last - start > MAX_RECORD_BYTES {
                     chunk
                         .items
-                        .push(Item::Bad(ReadError::record_too_long(path, line)));
+                        .push(Item::Bad(ReadError::record_too_long(path, line, None)));
                 } else {
                     chunk.items.push(Item::Line(line, start..last));
                 }

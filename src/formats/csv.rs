@@ -188,13 +188,10 @@ impl<R: Read> CsvReader<R> {
 
     fn comment(&self, line: u64) -> Result<Comment, ReadError> {
         if self.record.as_slice().len() > super::MAX_RECORD_BYTES {
-            return Err(ReadError::invalid(
+            return Err(ReadError::record_too_long(
                 &self.file,
-                Position::Line(line),
-                format!(
-                    "a record longer than {} MiB (a quote left open?)",
-                    super::MAX_RECORD_BYTES >> 20
-                ),
+                line,
+                Some("a quote left open?"),
             ));
         }
         let mut c = Comment::default();

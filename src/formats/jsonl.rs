@@ -65,7 +65,7 @@ impl<R: BufRead> Lines<R> {
                 if let Err(source) = self.reader.skip_until(b'\n') {
                     return io(source);
                 }
-                return Some(Err(ReadError::record_too_long(&self.file, self.line)));
+                return Some(Err(ReadError::record_too_long(&self.file, self.line, None)));
             }
             let mut bytes: &[u8] = &self.buf;
             while let [rest @ .., b'\n' | b'\r'] = bytes {

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::engine::Comment;
 
-/// The longest JSONL record (one line) accepted.
+/// The longest record accepted (a JSONL line, a CSV record).
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 /// Where a record sits in its file.
@@ -110,14 +110,14 @@ impl ReadError {
         }
     }
 
-    /// A record over [`MAX_RECORD_BYTES`] at `line`: a bad record like any other, which
-    /// `--skip-invalid` skips.
-    pub fn record_too_long(file: &Path, line: u64) -> Self {
-        Self::invalid(
-            file,
-            Position::Line(line),
-            format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20),
-        )
+    /// A record over [`MAX_RECORD_BYTES`] at `line`, with a `hint` at the likely cause: a bad record
+    /// like any other, which `--skip-invalid` skips.
+    pub fn record_too_long(file: &Path, line: u64, hint: Option<&str>) -> Self {
+        let mut message = format!("a record longer than {} MiB", MAX_RECORD_BYTES >> 20);
+        if let Some(hint) = hint {
+            message = format!("{message} ({hint})");
+        }
+        Self::invalid(file, Position::Line(line), message)
     }
 
     /// The rest of the file cannot be read.

@@ -4,8 +4,6 @@
 
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -62,20 +60,21 @@ pub const MAX_PIECE_BYTES: usize = 64 << 20;
 /// [`MAX_PIECE_BYTES`].
 struct Guarded<R> {
     inner: R,
-    taken: Arc<AtomicUsize>,
+    /// What the current piece has taken from the file so far (reset as each piece begins).
+    taken: usize,
 }
 
 impl<R: BufRead> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.taken.fetch_add(n, Ordering::Relaxed);
+        self.taken += n;
         Ok(n)
     }
 }
 
 impl<R: BufRead> BufRead for Guarded<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.taken.load(Ordering::Relaxed) > MAX_PIECE_BYTES {
+        if self.taken > MAX_PIECE_BYTES {
             return Err(io::Error::other(format!(
                 "a text, tag or comment longer than {} MiB",
                 MAX_PIECE_BYTES >> 20
@@ -85,15 +84,13 @@ impl<R: BufRead> BufRead for Guarded<R> {
     }
 
     fn consume(&mut self, amt: usize) {
-        self.taken.fetch_add(amt, Ordering::Relaxed);
+        self.taken += amt;
         self.inner.consume(amt);
     }
 }
 
 pub struct XmlStream<R> {
     reader: NsReader<Guarded<R>>,
-    /// What the current piece has taken from the file so far.
-    taken: Arc<AtomicUsize>,
     buf: Vec<u8>,
     text: String,
     /// Some element had more text than [`MAX_FIELD_BYTES`] since [`Self::take_truncated`] last asked.
@@ -105,15 +102,13 @@ pub struct XmlStream<R> {
 
 impl<R: BufRead> XmlStream<R> {
     pub fn new(reader: R, file: &Path) -> Self {
-        let taken = Arc::new(AtomicUsize::new(0));
         let mut reader = NsReader::from_reader(Guarded {
             inner: reader,
-            taken: Arc::clone(&taken),
+            taken: 0,
         });
         reader.config_mut().trim_text(false);
         XmlStream {
             reader,
-            taken,
             buf: Vec::new(),
             text: String::new(),
             truncated: false,
@@ -183,7 +178,7 @@ impl<R: BufRead> XmlStream<R> {
         }
         loop {
             self.buf.clear();
-            self.taken.store(0, Ordering::Relaxed);
+            self.reader.get_mut().taken = 0;
             // The declared encoding (ISO-8859-1, windows-1252, …) is known once the declaration is read.
             let decoder = self.reader.decoder();
             // The event borrows the buffer: turn it into an owned step first.

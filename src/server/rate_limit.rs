@@ -41,12 +41,15 @@ impl RateLimiter {
             });
         }
         // A known client's bucket is found without copying its name.
-        if !buckets.contains_key(who) {
-            buckets.insert(who.to_owned(), (self.burst, now));
+        if let Some(bucket) = buckets.get_mut(who) {
+            return self.take(bucket, now);
         }
-        let Some((tokens, at)) = buckets.get_mut(who) else {
-            return Ok(());
-        };
+        let bucket = buckets.entry(who.to_owned()).or_insert((self.burst, now));
+        self.take(bucket, now)
+    }
+
+    /// Refills `bucket` for the time since it was last used, then takes a token from it.
+    fn take(&self, (tokens, at): &mut (f64, Instant), now: Instant) -> Result<(), u64> {
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
         *at = now;
         if *tokens >= 1.0 {

@@ -178,11 +178,15 @@ async fn read_body_untimed(
     Ok(body.freeze())
 }
 
+/// A request body as text: a 400 `invalid_utf8` when it is not UTF-8.
+fn utf8(body: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}")))
+}
+
 /// Parses one comment from JSON and checks it against the limits.
 fn parse_comment(bytes: &[u8], state: &AppState) -> Result<Comment, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}"))
-    })?;
+    let text = utf8(bytes)?;
     let comment: Comment = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data if e.to_string().contains("missing field `content`") => {
             ApiError::unprocessable("missing_content", "the comment has no `content`")
@@ -309,9 +313,7 @@ pub async fn record_feedback(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
     let body = read_body(&req, payload, &state, state.settings.limits.max_body_bytes).await?;
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::bad_request("invalid_utf8", format!("the body is not UTF-8: {e}"))
-    })?;
+    let text = utf8(&body)?;
     let request: FeedbackRequest = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
             ApiError::unprocessable("invalid_feedback", e.to_string())
