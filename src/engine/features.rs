@@ -55,6 +55,7 @@ pub enum FeatureKind {
     LinkbackTopic,
     WordStart,
     WordEnd,
+    ThreeWords,
 }
 
 /// A feature in words, for explanations.
@@ -108,6 +109,7 @@ impl Feature {
             FeatureKind::LinkbackTopic => format!("the linking page {v}"),
             FeatureKind::WordStart => format!("a word starting \"{v}\""),
             FeatureKind::WordEnd => format!("a long word ending \"{v}\""),
+            FeatureKind::ThreeWords => format!("the words \"{v}\""),
         }
     }
 }
@@ -194,8 +196,16 @@ const WORD_START: usize = 5;
 const LONG_WORD: usize = 8;
 const WORD_END: usize = 4;
 
-/// The top bit of a feature id: set for signs of deliberate evasion, clear for every other feature.
+/// A feature id is 64 bits: the top bit is set for signs of deliberate evasion, the next
+/// [`KIND_BITS`] hold the feature's kind, the rest a hash of its kind and value.
 const EVASION: u64 = 1 << 63;
+const KIND_BITS: u32 = 6;
+const KIND_SHIFT: u32 = 63 - KIND_BITS;
+
+/// One more than the largest kind number: the size of a table indexed by [`kind_index`] (slot 0,
+/// which no kind uses, is free for the prior).
+pub const KIND_SLOTS: usize = FeatureKind::ThreeWords as usize + 1;
+const _: () = assert!(KIND_SLOTS <= 1 << KIND_BITS);
 
 impl FeatureKind {
     /// Signs that the writer worked to get past a filter: obfuscated letters and brand-like names.
@@ -211,12 +221,19 @@ pub fn is_evasion_feature(id: u64) -> bool {
     id & EVASION != 0
 }
 
+/// The kind number of a feature id (1 to `KIND_SLOTS - 1`), kept in the id itself.
+#[inline]
+pub fn kind_index(id: u64) -> usize {
+    ((id >> KIND_SHIFT) & ((1 << KIND_BITS) - 1)) as usize
+}
+
 #[inline]
 fn tagged(kind: FeatureKind, hash: u64) -> u64 {
+    let id = (hash & ((1 << KIND_SHIFT) - 1)) | ((kind as u64) << KIND_SHIFT);
     if kind.is_evasion() {
-        hash | EVASION
+        id | EVASION
     } else {
-        hash & !EVASION
+        id
     }
 }
 
@@ -398,10 +415,26 @@ impl FeatureExtractor {
                 }
             }
         }
+        // Word pairs, and word triples (each the previous pair and the next word).
+        let tokens = &self.tokens;
+        let mut pair = 0;
         for i in 1..self.word_ids.len() {
-            let id = pair_id(FeatureKind::Phrase, self.word_ids[i - 1], self.word_ids[i]);
-            let tokens = &self.tokens;
-            sink.add(id, || {
+            if i >= 2 {
+                let id = pair_id(FeatureKind::ThreeWords, pair, self.word_ids[i]);
+                sink.add(id, || {
+                    Feature::new(
+                        FeatureKind::ThreeWords,
+                        format_compact!(
+                            "{} {} {}",
+                            tokens.get(i - 2),
+                            tokens.get(i - 1),
+                            tokens.get(i)
+                        ),
+                    )
+                });
+            }
+            pair = pair_id(FeatureKind::Phrase, self.word_ids[i - 1], self.word_ids[i]);
+            sink.add(pair, || {
                 Feature::new(
                     FeatureKind::Phrase,
                     format_compact!("{} {}", tokens.get(i - 1), tokens.get(i)),
@@ -995,7 +1028,38 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), ids.len());
-        // words buy, now; phrases "buy buy", "buy now", "now now", "now buy"; and the rest once each
-        assert!(ids.len() < 7 + 4 + 12);
+        // words buy, now; pairs "buy buy", "buy now", "now now", "now buy"; triples "buy buy buy",
+        // "buy buy now", "buy now now", "now now buy", "now buy now"; and the rest once each
+        assert!(ids.len() < 2 + 4 + 5 + 12);
+    }
+
+    #[test]
+    fn ids_carry_their_kind_and_word_triples_are_features() {
+        let c = Comment {
+            author: Some("Toko Obat".into()),
+            author_url: Some("https://obat.example.id/beli".into()),
+            post_title: Some("Sourdough starter from scratch".into()),
+            ..Comment::from_text(
+                "Call 0812-3344-5566 now: 𝐆𝐀𝐂𝐎𝐑 slot88 at https://gacor.example.com, starter tips!",
+            )
+        };
+        let described = FeatureExtractor::new().described(&c);
+        let seen: std::collections::HashSet<usize> =
+            described.iter().map(|(id, _)| kind_index(*id)).collect();
+        assert!(seen.len() >= 12, "{} kinds", seen.len());
+        for (id, feature) in &described {
+            assert_eq!(kind_index(*id), feature.kind as usize, "{feature:?}");
+            assert!(kind_index(*id) > 0 && kind_index(*id) < KIND_SLOTS);
+        }
+        let f = kinds(&Comment::from_text("Great article, thanks a lot"));
+        assert!(has(&f, FeatureKind::ThreeWords, "great article thanks"));
+        assert!(has(&f, FeatureKind::ThreeWords, "thanks a lot"));
+        assert!(!has(&f, FeatureKind::ThreeWords, "article thanks"));
+        assert_eq!(
+            f.iter()
+                .filter(|f| f.kind == FeatureKind::ThreeWords)
+                .count(),
+            3
+        );
     }
 }

@@ -5,16 +5,18 @@
 //! feature in a hash map, so a score costs time proportional to the comment's features, not to the
 //! vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
 //! features the model never saw are ignored, exactly as a dense row would leave them at zero.
+//! Calibration ([`Calibration`]) says how much each kind of feature and the prior count; each weight is
+//! multiplied by its kind's scale when the model loads, so the score is still one sum.
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::calibrate::{sigmoid, Platt, Thresholds};
+use super::calibrate::{sigmoid, Calibration, Thresholds};
 use super::comment::Comment;
-use super::features::{is_evasion_feature, Feature, FeatureExtractor, FeatureSink};
+use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
-pub const FEATURE_VERSION: u32 = 3;
+pub const FEATURE_VERSION: u32 = 4;
 
 /// The three answers a blog needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +55,8 @@ pub struct Score {
 pub struct Reason {
     /// What it is, in words.
     pub reason: String,
-    /// What it added to this comment's naive Bayes log-odds (its weight times its value in the
-    /// comment): positive pushes towards spam.
+    /// What it added to this comment's logit (its naive Bayes weight, scaled for its kind by
+    /// calibration, times its value in the comment): positive pushes towards spam.
     pub weight: f64,
     pub feature: Feature,
     #[serde(skip)]
@@ -82,9 +84,10 @@ pub struct ModelData {
     /// Each feature of a comment with `n` features counts `n^-length_power` (signs of evasion
     /// `n^-length_power/2`, see [`crate::engine::train::FeatureValues`]).
     pub length_power: f64,
-    pub platt: Platt,
+    /// How much each kind of evidence and the prior count in the score (see [`Calibration`]).
+    pub calibration: Calibration,
     pub thresholds: Thresholds,
-    /// Feature ids, ascending, and their weights.
+    /// Feature ids, ascending, and their naive Bayes weights `log P(f | spam) − log P(f | ham)`.
     pub ids: Vec<u64>,
     pub weights: Vec<f32>,
 }
@@ -93,20 +96,30 @@ pub struct ModelData {
 #[derive(Debug, Clone)]
 pub struct SpamModel {
     data: ModelData,
+    /// Each feature's weight times its kind's scale: its part in the logit per unit of value.
     weights: FxHashMap<u64, f32>,
+    /// The scaled prior plus the intercept.
+    offset: f64,
     id: String,
 }
 
 impl SpamModel {
     pub fn from_data(data: ModelData) -> Self {
+        let c = &data.calibration;
         let weights = data
             .ids
             .iter()
-            .copied()
-            .zip(data.weights.iter().copied())
+            .zip(&data.weights)
+            .map(|(&id, &w)| (id, (f64::from(w) * c.scale(kind_index(id))) as f32))
             .collect();
+        let offset = data.bias * c.scale(0) + c.intercept;
         let id = model_id(&data);
-        SpamModel { data, weights, id }
+        SpamModel {
+            data,
+            weights,
+            offset,
+            id,
+        }
     }
 
     pub fn data(&self) -> &ModelData {
@@ -130,27 +143,29 @@ impl SpamModel {
         self.weights.len()
     }
 
-    /// The weight of one feature, if the model knows it.
+    /// The weight of one feature (its part in the logit per unit of value), if the model knows it.
     #[inline]
     pub fn weight(&self, id: u64) -> Option<f32> {
         self.weights.get(&id).copied()
     }
 
-    /// Naive Bayes log-odds of spam for a comment's (deduplicated) feature ids.
+    /// The calibrated logit of spam for a comment's (deduplicated) feature ids: naive Bayes log-odds,
+    /// each kind of evidence weighed as calibration learned (plain naive Bayes log-odds under
+    /// [`Calibration::identity`]).
     #[inline]
-    pub fn log_odds(&self, ids: &[u64]) -> f64 {
+    pub fn logit(&self, ids: &[u64]) -> f64 {
         let values = super::train::FeatureValues::of(ids, self.data.length_power);
         let sum: f64 = ids
             .iter()
             .filter_map(|&id| Some(f64::from(*self.weights.get(&id)?) * values.get(id)))
             .sum();
-        sum + self.data.bias
+        sum + self.offset
     }
 
     /// The score of a comment's features.
     #[inline]
     pub fn score_ids(&self, ids: &[u64]) -> Score {
-        self.score_logit(self.data.platt.logit(self.log_odds(ids)))
+        self.score_logit(self.logit(ids))
     }
 
     fn score_logit(&self, logit: f64) -> Score {
@@ -365,8 +380,10 @@ fn model_id(data: &ModelData) -> String {
         h.update(&w.to_le_bytes());
     }
     h.update(&data.bias.to_le_bytes());
-    h.update(&data.platt.a.to_le_bytes());
-    h.update(&data.platt.b.to_le_bytes());
+    for scale in &data.calibration.scales {
+        h.update(&scale.to_le_bytes());
+    }
+    h.update(&data.calibration.intercept.to_le_bytes());
     format!("nb-{:012x}", h.digest() >> 16)
 }
 

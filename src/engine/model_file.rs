@@ -19,13 +19,14 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::features::KIND_SLOTS;
 use super::model::{ModelData, SpamModel, FEATURE_VERSION};
 
 pub const MAGIC: &[u8; 8] = b"SARINGNB";
 /// The format this build writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// The oldest format this build reads.
-pub const OLDEST_READABLE: u16 = 1;
+pub const OLDEST_READABLE: u16 = 2;
 const HEADER_LEN: usize = 24;
 
 #[derive(Debug, Error)]
@@ -166,6 +167,15 @@ impl ModelFile {
                 reason: "feature ids and weights differ in number".into(),
             });
         }
+        if data.calibration.scales.len() != KIND_SLOTS {
+            return Err(ModelFileError::Decode {
+                path: path_buf(),
+                reason: format!(
+                    "its calibration has {} scales, not one per kind of feature ({KIND_SLOTS})",
+                    data.calibration.scales.len()
+                ),
+            });
+        }
         Ok(data)
     }
 
@@ -276,15 +286,26 @@ mod tests {
         ));
     }
 
-    /// Every released format version stays readable: `models/compat/` keeps one file of each.
+    /// Every released format version either loads or is refused by name with "retrain it", never as
+    /// corrupt: `models/compat/` keeps one file of each.
     #[test]
-    fn released_format_versions_still_load() {
+    fn released_format_versions_load_or_are_refused_by_name() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/compat");
-        let path = dir.join("format-1.saring");
-        match ModelFile::load(&path) {
-            Ok(model) => assert!(model.vocabulary_size() > 100),
-            // A newer feature version must refuse it by name, never as corrupt.
-            Err(e) => assert!(matches!(e, ModelFileError::FeatureVersion { .. }), "{e}"),
+        for version in 1..=FORMAT_VERSION {
+            let path = dir.join(format!("format-{version}.saring"));
+            match ModelFile::load(&path) {
+                Ok(model) => assert!(model.vocabulary_size() > 100),
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e,
+                            ModelFileError::FeatureVersion { .. } | ModelFileError::TooOld { .. }
+                        ),
+                        "{e}"
+                    );
+                    assert!(e.to_string().contains("retrain it"), "{e}");
+                }
+            }
         }
     }
 

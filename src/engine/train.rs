@@ -7,9 +7,10 @@
 //! spam enters through calibration instead. The fitted model's parameters are read back through its
 //! serde representation and turned into one sparse weight per feature ([`crate::engine::SpamModel`]).
 //!
-//! Calibration and thresholds come from out-of-fold scores: the comments are split into folds by their
-//! normalized text (duplicates stay together), a model is fitted without each fold, and the fold is
-//! scored by it. Each fold's model is again fitted by linfa-bayes.
+//! Calibration and thresholds come from out-of-fold evidence: the comments are split into folds by their
+//! normalized text (duplicates stay together), a model is fitted without each fold (again by
+//! linfa-bayes), and the fold's comments are scored by it, their log-odds summed per kind of feature
+//! ([`crate::engine::calibrate`]).
 
 use std::collections::HashMap;
 
@@ -21,10 +22,10 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::calibrate::{Platt, ThresholdTargets, Thresholds};
+use super::calibrate::{Calibration, KindSums, ThresholdTargets, Thresholds};
 use super::comment::Comment;
-use super::features::is_evasion_feature;
 use super::features::FeatureExtractor;
+use super::features::{is_evasion_feature, kind_index, FeatureKind, KIND_SLOTS};
 use super::model::{ModelData, ModelInfo, FEATURE_VERSION};
 
 /// Folds used to calibrate while training.
@@ -219,56 +220,51 @@ pub fn train(
         return Err(TrainError::OneClass { spam, ham });
     }
 
-    let counts = count_features(examples, options.length_power);
-    let mut ids: Vec<u64> = counts
-        .iter()
-        .filter(|(_, c)| c.without(usize::MAX).0 >= options.min_count)
-        .map(|(&id, _)| id)
+    // One column per feature kept, in id order.
+    let mut columns: Vec<(u64, FoldCounts)> = count_features(examples, options.length_power)
+        .into_iter()
+        .filter(|(id, c)| c.without(usize::MAX).0 >= min_count_of(*id, options.min_count))
         .collect();
-    ids.sort_unstable();
+    columns.par_sort_unstable_by_key(|&(id, _)| id);
+    let ids: Vec<u64> = columns.iter().map(|&(id, _)| id).collect();
+    // A fold's naive Bayes, fitted without it (or on everything, for `usize::MAX`): a weight per column.
+    let fit_without = |fold: usize| -> Result<Vec<f64>, TrainError> {
+        let kept: Vec<(u32, [f64; 2])> = columns.iter().map(|(_, c)| c.without(fold)).collect();
+        fit_multinomial_nb(&kept, options.alpha, options.min_count)
+    };
 
-    // Out-of-fold log-odds for calibration and thresholds.
+    // Out-of-fold evidence, per kind of feature, for calibration and thresholds.
+    let fold_weights: Vec<Vec<f64>> = (0..CALIBRATION_FOLDS)
+        .into_par_iter()
+        .map(fit_without)
+        .collect::<Result<_, _>>()?;
+    let fold_bias: Vec<f64> = (0..CALIBRATION_FOLDS)
+        .map(|fold| log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold)))
+        .collect();
     let index: FxHashMap<u64, u32> = ids
         .iter()
         .enumerate()
         .map(|(i, &id)| (id, i as u32))
         .collect();
-    let mut oof = vec![0.0f64; examples.len()];
-    for fold in 0..CALIBRATION_FOLDS {
-        let kept: Vec<(u32, [f64; 2])> = ids.iter().map(|id| counts[id].without(fold)).collect();
-        let weights = fit_multinomial_nb(&kept, options.alpha, options.min_count)?;
-        let bias = log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold));
-        oof.par_iter_mut()
-            .zip(examples.par_iter())
-            .filter(|(_, e)| fold_of(e.group) == fold)
-            .for_each(|(score, e)| {
-                let values = FeatureValues::of(&e.ids, options.length_power);
-                let sum: f64 = e
-                    .ids
-                    .iter()
-                    .filter_map(|&id| Some(weights[*index.get(&id)? as usize] * values.get(id)))
-                    .sum();
-                *score = sum + bias;
-            });
-    }
-    let labeled: Vec<(f64, bool)> = oof
-        .iter()
-        .copied()
-        .zip(examples.iter().map(|e| e.spam))
+    let oof: Vec<KindSums> = examples
+        .par_iter()
+        .map(|e| {
+            let fold = fold_of(e.group);
+            kind_sums(e, &index, &fold_weights[fold], fold_bias[fold], options)
+        })
         .collect();
-    let platt = Platt::fit(&labeled);
-    let logits: Vec<(f64, bool)> = labeled.iter().map(|&(x, y)| (platt.logit(x), y)).collect();
+    drop(fold_weights);
+    let spam_of: Vec<bool> = examples.iter().map(|e| e.spam).collect();
+    let calibration = Calibration::fit(&oof, &spam_of).map_err(TrainError::Fit)?;
+    let logits: Vec<(f64, bool)> = oof
+        .iter()
+        .map(|sums| calibration.logit(sums))
+        .zip(spam_of)
+        .collect();
     let thresholds = Thresholds::choose(&logits, options.targets);
 
     // The model itself, on everything.
-    let all: Vec<(u32, [f64; 2])> = ids
-        .iter()
-        .map(|id| counts[id].without(usize::MAX))
-        .collect();
-    let weights: Vec<f32> = fit_multinomial_nb(&all, options.alpha, options.min_count)?
-        .iter()
-        .map(|&w| w as f32)
-        .collect();
+    let weights: Vec<f32> = fit_without(usize::MAX)?.iter().map(|&w| w as f32).collect();
 
     Ok(ModelData {
         info: ModelInfo {
@@ -281,11 +277,44 @@ pub fn train(
         },
         bias: log_prior_ratio(examples.iter()),
         length_power: options.length_power,
-        platt,
+        calibration,
         thresholds,
         ids,
         weights,
     })
+}
+
+/// Word triples kept in the model must occur in at least this many training comments: most occur once,
+/// and one seen once says little that its words and pairs do not (it would only grow the model).
+const MIN_TRIPLE_COUNT: u32 = 2;
+
+/// How many training comments must hold a feature for the model to keep it.
+fn min_count_of(id: u64, min_count: u32) -> u32 {
+    if kind_index(id) == FeatureKind::ThreeWords as usize {
+        min_count.max(MIN_TRIPLE_COUNT)
+    } else {
+        min_count
+    }
+}
+
+/// One example's evidence under a fold's weights (`index` maps an id to its weight): per kind, the
+/// sum of its features' log-odds, and the prior log-odds in slot 0.
+fn kind_sums(
+    e: &Example,
+    index: &FxHashMap<u64, u32>,
+    weights: &[f64],
+    bias: f64,
+    options: TrainOptions,
+) -> KindSums {
+    let values = FeatureValues::of(&e.ids, options.length_power);
+    let mut sums = [0.0f64; KIND_SLOTS];
+    sums[0] = bias;
+    for &id in &e.ids {
+        if let Some(&i) = index.get(&id) {
+            sums[kind_index(id)] += weights[i as usize] * values.get(id);
+        }
+    }
+    sums.map(|s| s as f32)
 }
 
 /// Per-feature counts, gathered on every core.
@@ -423,7 +452,12 @@ pub(crate) mod tests {
             .collect();
         let examples = featurize(&training);
         let options = TrainOptions::default();
-        let model = SpamModel::from_data(train(&examples, options, 0).expect("trains"));
+        let trained = train(&examples, options, 0).expect("trains");
+        // Plain naive Bayes, as linfa-bayes computes it: every kind of evidence counting once.
+        let model = SpamModel::from_data(ModelData {
+            calibration: Calibration::identity(),
+            ..trained
+        });
 
         let data = model.data();
         let column: FxHashMap<u64, usize> = data
@@ -466,13 +500,13 @@ pub(crate) mod tests {
         let (proba, classes) = nb.predict_proba(x.view());
         assert_eq!(classes, vec![&0, &1]);
         for (i, e) in scored.iter().enumerate() {
-            let ours = sigmoid(model.log_odds(&e.ids));
+            let ours = sigmoid(model.logit(&e.ids));
             assert_relative_eq!(ours, proba[[i, 1]], epsilon = 1e-5, max_relative = 1e-4);
         }
         // The comparison is not vacuous: the model separates the two classes it was not trained on.
         let unseen_scores: Vec<(f64, bool)> = featurize(&unseen)
             .iter()
-            .map(|e| (model.log_odds(&e.ids), e.spam))
+            .map(|e| (model.logit(&e.ids), e.spam))
             .collect();
         assert!(unseen_scores.iter().any(|s| s.1) && unseen_scores.iter().any(|s| !s.1));
     }
