@@ -2,13 +2,15 @@
 //!
 //! Naive Bayes log-odds rank well but are over-confident, and more so for some kinds of evidence than
 //! others: a word, its beginning, its ending and the pairs and triples it is part of all repeat one
-//! piece of evidence. So the log-odds a comment's features give are summed per kind of feature, and a
-//! logistic regression (linfa-logistic) learns, on out-of-fold sums, how much each kind is worth, how
-//! much the prior is, and an intercept. Its L2 penalty keeps the kinds near one common scale unless the
-//! data say otherwise (the sum over all kinds is a column of its own, and the kinds' own coefficients
-//! are what the penalty pulls to zero), and no kind counts backwards. The result is the score's logit:
-//! a calibrated probability, with the base rate of spam in the intercept. Thresholds are chosen on the
-//! same out-of-fold logits so that ham is rarely called spam.
+//! piece of evidence. So the log-odds a comment's features give are summed per kind of feature and
+//! direction (towards spam, towards ham: a blog's ads wrap themselves in praise, so the words that speak
+//! for ham need not be worth what the words that speak for spam are), and a logistic regression
+//! (linfa-logistic) learns, on out-of-fold sums, what each of those is worth, what the prior is worth,
+//! and an intercept. Its L2 penalty keeps them near one common scale unless the data say otherwise (the
+//! sum over all slots is a column of its own, and each slot's own coefficient is what the penalty pulls
+//! to zero), and no feature's evidence counts backwards. The result is the score's logit: a calibrated
+//! probability, with the base rate of spam in the intercept. Thresholds are chosen on the same
+//! out-of-fold logits so that ham is rarely called spam.
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -17,18 +19,28 @@ use serde::{Deserialize, Serialize};
 
 use super::features::KIND_SLOTS;
 
+/// Evidence is weighed per kind of feature and direction: slot `2·kind + 1` holds what pushes towards
+/// spam, slot `2·kind` what pushes towards ham (kind 0: the prior).
+pub const SLOTS: usize = 2 * KIND_SLOTS;
+
+/// The slot of `log_odds` of a feature of kind index `kind` (0 for the prior).
+#[inline]
+pub fn slot(kind: usize, log_odds: f64) -> usize {
+    2 * kind + usize::from(log_odds > 0.0)
+}
+
 /// The most out-of-fold comments the calibration is fitted on (evenly spaced): a few dozen
 /// parameters need no more.
 pub const CALIBRATION_SAMPLE: usize = 20_000;
-/// The L2 penalty on each kind's departure from the common scale.
+/// The L2 penalty on each slot's departure from the common scale.
 const CALIBRATION_L2: f64 = 1.0;
 
-/// The evidence of one comment as calibration sees it: per kind index (see
-/// [`crate::engine::features::kind_index`]) the sum of its features' log-odds, and in slot 0 the prior
-/// log-odds.
-pub type KindSums = [f32; KIND_SLOTS];
+/// The evidence of one comment as calibration sees it: per kind (see
+/// [`crate::engine::features::kind_index`]) and direction, the sum of its features' log-odds; the prior
+/// log-odds in one of slots 0 and 1.
+pub type Evidence = [f32; SLOTS];
 
-/// `logit = intercept + Σ scales[kind] · (log-odds of that kind)`, the prior in slot 0.
+/// `logit = intercept + Σ scales[slot] · (log-odds in that slot)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub scales: Vec<f64>,
@@ -36,22 +48,22 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Plain naive Bayes: every kind and the prior count once.
+    /// Plain naive Bayes: all evidence and the prior count once.
     pub fn identity() -> Self {
         Calibration {
-            scales: vec![1.0; KIND_SLOTS],
+            scales: vec![1.0; SLOTS],
             intercept: 0.0,
         }
     }
 
-    /// The scale of a kind index (or of the prior, 0).
+    /// The scale of a slot (see [`slot`]).
     #[inline]
-    pub fn scale(&self, kind: usize) -> f64 {
-        self.scales.get(kind).copied().unwrap_or(0.0)
+    pub fn scale(&self, slot: usize) -> f64 {
+        self.scales.get(slot).copied().unwrap_or(0.0)
     }
 
     /// The calibrated logit of one comment's evidence.
-    pub fn logit(&self, sums: &KindSums) -> f64 {
+    pub fn logit(&self, sums: &Evidence) -> f64 {
         sums.iter()
             .enumerate()
             .map(|(k, &s)| self.scale(k) * f64::from(s))
@@ -60,7 +72,7 @@ impl Calibration {
     }
 
     /// Fits the calibration on out-of-fold evidence and labels (`true`: spam).
-    pub fn fit(sums: &[KindSums], spam: &[bool]) -> Result<Calibration, String> {
+    pub fn fit(sums: &[Evidence], spam: &[bool]) -> Result<Calibration, String> {
         let step = sums.len().div_ceil(CALIBRATION_SAMPLE).max(1);
         let rows: Vec<usize> = (0..sums.len().min(spam.len())).step_by(step).collect();
         let y = Array1::from_iter(rows.iter().map(|&i| spam[i]));
@@ -68,7 +80,7 @@ impl Calibration {
             return Err("calibration needs both spam and ham".into());
         }
         // Columns: every slot with any evidence in the sample, then the sum over all of them.
-        let used: Vec<usize> = (0..KIND_SLOTS)
+        let used: Vec<usize> = (0..SLOTS)
             .filter(|&k| rows.iter().any(|&i| sums[i][k] != 0.0))
             .collect();
         let mut x = Array2::<f64>::zeros((rows.len(), used.len() + 1));
@@ -89,11 +101,11 @@ impl Calibration {
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
         let coef = fitted.params();
         let common = sign * coef[used.len()];
-        let mut scales = vec![common.max(0.0); KIND_SLOTS];
+        let mut scales = vec![common.max(0.0); SLOTS];
         for (c, &k) in used.iter().enumerate() {
             scales[k] = common + sign * coef[c];
-            if k != 0 {
-                // A kind of evidence never counts backwards.
+            if k >= 2 {
+                // Evidence of a feature never counts backwards.
                 scales[k] = scales[k].max(0.0);
             }
         }
@@ -177,9 +189,10 @@ fn next_up(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// Two kinds of evidence, one worth three times the other, and a third worth nothing.
+    /// Three kinds of evidence: one worth a quarter towards spam and three quarters towards ham, one
+    /// worth three quarters both ways, one worth nothing.
     #[test]
-    fn calibration_learns_what_each_kind_is_worth_and_the_base_rate() {
+    fn calibration_learns_what_each_kind_and_direction_is_worth_and_the_base_rate() {
         let mut state = 12345u64;
         let mut uniform = move || {
             state ^= state << 13;
@@ -189,20 +202,23 @@ mod tests {
         };
         let (mut sums, mut spam) = (Vec::new(), Vec::new());
         for _ in 0..20_000 {
-            let mut s = [0.0f32; KIND_SLOTS];
-            for slot in &mut s[1..=3] {
-                *slot = (uniform() * 8.0 - 4.0) as f32;
+            let mut s = [0.0f32; SLOTS];
+            let [a, b, c] = [(); 3].map(|_| uniform() * 8.0 - 4.0);
+            for (kind, v) in [(1, a), (2, b), (3, c)] {
+                s[slot(kind, v)] = v as f32;
             }
-            // The true logit: 0.25 · kind 1 + 0.75 · kind 2 − 1.
-            let p = sigmoid(0.25 * f64::from(s[1]) + 0.75 * f64::from(s[2]) - 1.0);
+            let logit = if a > 0.0 { 0.25 * a } else { 0.75 * a } + 0.75 * b - 1.0;
             sums.push(s);
-            spam.push(uniform() < p);
+            spam.push(uniform() < sigmoid(logit));
         }
         let c = Calibration::fit(&sums, &spam).expect("fits");
-        assert!((c.scale(1) - 0.25).abs() < 0.06, "{:?}", c.scales);
-        assert!((c.scale(2) - 0.75).abs() < 0.08, "{:?}", c.scales);
-        assert!(c.scale(3) < 0.06, "{:?}", c.scales);
-        assert!((c.intercept + 1.0).abs() < 0.15, "{}", c.intercept);
+        let near = |slot: usize, want: f64| (c.scale(slot) - want).abs() < 0.08;
+        assert!(near(slot(1, 1.0), 0.25), "{:?}", c.scales);
+        assert!(near(slot(1, -1.0), 0.75), "{:?}", c.scales);
+        assert!(near(slot(2, 1.0), 0.75), "{:?}", c.scales);
+        assert!(near(slot(2, -1.0), 0.75), "{:?}", c.scales);
+        assert!(c.scale(slot(3, 1.0)) < 0.08 && c.scale(slot(3, -1.0)) < 0.08);
+        assert!((c.intercept + 1.0).abs() < 0.2, "{}", c.intercept);
         // Calibrated: among comments scored 0.6 to 0.8, that share is spam.
         let scored: Vec<usize> = (0..sums.len())
             .filter(|&i| (0.6..0.8).contains(&sigmoid(c.logit(&sums[i]))))

@@ -11,7 +11,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::calibrate::{sigmoid, Calibration, Thresholds};
+use super::calibrate::{sigmoid, slot, Calibration, Thresholds};
 use super::comment::Comment;
 use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
 
@@ -110,9 +110,14 @@ impl SpamModel {
             .ids
             .iter()
             .zip(&data.weights)
-            .map(|(&id, &w)| (id, (f64::from(w) * c.scale(kind_index(id))) as f32))
+            .map(|(&id, &w)| {
+                (
+                    id,
+                    (f64::from(w) * c.scale(slot(kind_index(id), f64::from(w)))) as f32,
+                )
+            })
             .collect();
-        let offset = data.bias * c.scale(0) + c.intercept;
+        let offset = data.bias * c.scale(slot(0, data.bias)) + c.intercept;
         let id = model_id(&data);
         SpamModel {
             data,

@@ -19,14 +19,14 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::features::KIND_SLOTS;
+use super::calibrate::SLOTS;
 use super::model::{ModelData, SpamModel, FEATURE_VERSION};
 
 pub const MAGIC: &[u8; 8] = b"SARINGNB";
 /// The format this build writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The oldest format this build reads.
-pub const OLDEST_READABLE: u16 = 2;
+pub const OLDEST_READABLE: u16 = 3;
 const HEADER_LEN: usize = 24;
 
 #[derive(Debug, Error)]
@@ -167,11 +167,11 @@ impl ModelFile {
                 reason: "feature ids and weights differ in number".into(),
             });
         }
-        if data.calibration.scales.len() != KIND_SLOTS {
+        if data.calibration.scales.len() != SLOTS {
             return Err(ModelFileError::Decode {
                 path: path_buf(),
                 reason: format!(
-                    "its calibration has {} scales, not one per kind of feature ({KIND_SLOTS})",
+                    "its calibration has {} scales, not two per kind of feature ({SLOTS})",
                     data.calibration.scales.len()
                 ),
             });

@@ -22,10 +22,10 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::calibrate::{Calibration, KindSums, ThresholdTargets, Thresholds};
+use super::calibrate::{slot, Calibration, Evidence, ThresholdTargets, Thresholds, SLOTS};
 use super::comment::Comment;
 use super::features::FeatureExtractor;
-use super::features::{is_evasion_feature, kind_index, FeatureKind, KIND_SLOTS};
+use super::features::{is_evasion_feature, kind_index, FeatureKind};
 use super::model::{ModelData, ModelInfo, FEATURE_VERSION};
 
 /// Folds used to calibrate while training.
@@ -246,11 +246,11 @@ pub fn train(
         .enumerate()
         .map(|(i, &id)| (id, i as u32))
         .collect();
-    let oof: Vec<KindSums> = examples
+    let oof: Vec<Evidence> = examples
         .par_iter()
         .map(|e| {
             let fold = fold_of(e.group);
-            kind_sums(e, &index, &fold_weights[fold], fold_bias[fold], options)
+            evidence(e, &index, &fold_weights[fold], fold_bias[fold], options)
         })
         .collect();
     drop(fold_weights);
@@ -297,21 +297,22 @@ fn min_count_of(id: u64, min_count: u32) -> u32 {
     }
 }
 
-/// One example's evidence under a fold's weights (`index` maps an id to its weight): per kind, the
-/// sum of its features' log-odds, and the prior log-odds in slot 0.
-fn kind_sums(
+/// One example's evidence under a fold's weights (`index` maps an id to its weight): per kind and
+/// direction, the sum of its features' log-odds, and the prior log-odds (see [`slot`]).
+fn evidence(
     e: &Example,
     index: &FxHashMap<u64, u32>,
     weights: &[f64],
     bias: f64,
     options: TrainOptions,
-) -> KindSums {
+) -> Evidence {
     let values = FeatureValues::of(&e.ids, options.length_power);
-    let mut sums = [0.0f64; KIND_SLOTS];
-    sums[0] = bias;
+    let mut sums = [0.0f64; SLOTS];
+    sums[slot(0, bias)] = bias;
     for &id in &e.ids {
         if let Some(&i) = index.get(&id) {
-            sums[kind_index(id)] += weights[i as usize] * values.get(id);
+            let w = weights[i as usize];
+            sums[slot(kind_index(id), w)] += w * values.get(id);
         }
     }
     sums.map(|s| s as f32)
