@@ -33,7 +33,7 @@ pub struct TrainFlags {
     /// Additive smoothing of feature counts
     #[arg(long, default_value_t = TrainOptions::default().alpha)]
     pub alpha: f64,
-    /// Leave out features seen in fewer comments than this
+    /// Leave out features seen in fewer comments than this (word triples: fewer than this or 2)
     #[arg(long, default_value_t = TrainOptions::default().min_count)]
     pub min_count: u32,
     /// Each feature of a comment with n features counts n^-P

@@ -9,8 +9,8 @@
 //!
 //! Calibration and thresholds come from out-of-fold evidence: the comments are split into folds by their
 //! normalized text (duplicates stay together), a model is fitted without each fold (again by
-//! linfa-bayes), and the fold's comments are scored by it, their log-odds summed per kind of feature
-//! ([`crate::engine::calibrate`]).
+//! linfa-bayes), and the fold's comments are scored by it, their log-odds summed per kind of feature and
+//! direction ([`crate::engine::calibrate`]).
 
 use std::collections::HashMap;
 
@@ -48,7 +48,8 @@ pub enum TrainError {
 pub struct TrainOptions {
     /// Additive (Lidstone) smoothing of the feature counts.
     pub alpha: f64,
-    /// Features seen in fewer comments than this are left out of the model.
+    /// Features seen in fewer comments than this are left out of the model (word triples: fewer than
+    /// this or [`MIN_TRIPLE_COUNT`]).
     pub min_count: u32,
     /// Each feature of a comment with `n` features counts `n^-length_power` (0: every feature counts 1).
     pub length_power: f64,
@@ -233,7 +234,7 @@ pub fn train(
         fit_multinomial_nb(&kept, options.alpha, options.min_count)
     };
 
-    // Out-of-fold evidence, per kind of feature, for calibration and thresholds.
+    // Out-of-fold evidence, per kind of feature and direction, for calibration and thresholds.
     let fold_weights: Vec<Vec<f64>> = (0..CALIBRATION_FOLDS)
         .into_par_iter()
         .map(fit_without)
