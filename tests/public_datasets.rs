@@ -1,6 +1,7 @@
 //! Accuracy on the public labeled sets in `../shared/data`: deduplicated 5-fold cross-validation, and
 //! the shipped default model (trained on `training/` only) measured out of domain.
-//! The floors here are regression guards; the figures the README reports come from `saring eval`.
+//! The floors here are regression guards a little under the figures the README reports (which come from
+//! `saring eval`), at or near the accuracy bars.
 //! When the folder is absent the tests say so and pass without measuring.
 
 use std::path::{Path, PathBuf};
@@ -67,7 +68,7 @@ fn youtube_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn youtube_spam_collection_cross_validation() {
     let Some(dir) = data_dir() else { return };
-    check(&cross_validate(&[], &youtube_files(&dir)), 0.985, 0.85);
+    check(&cross_validate(&[], &youtube_files(&dir)), 0.992, 0.90);
 }
 
 /// The shipped model on a public set it never saw: ROC AUC and the false-positive rate at its own
@@ -104,7 +105,7 @@ fn default_model_on_indonesian_gambling() {
 fn indonesian_gambling_cross_validation() {
     let Some(dir) = data_dir() else { return };
     let file = dir.join("id-youtube-judol-diashitenas/dataset.csv");
-    check(&cross_validate(&[], &[file]), 0.99, 0.88);
+    check(&cross_validate(&[], &[file]), 0.994, 0.915);
 }
 
 #[test]
@@ -121,5 +122,5 @@ fn sms_spam_collection_cross_validation() {
         "--map",
         "content=1",
     ];
-    check(&cross_validate(&args, &[file]), 0.99, 0.94);
+    check(&cross_validate(&args, &[file]), 0.995, 0.96);
 }

@@ -20,13 +20,26 @@ use serde::{Deserialize, Serialize};
 use super::features::KIND_SLOTS;
 
 /// Evidence is weighed per kind of feature and direction: slot `2·kind + 1` holds what pushes towards
-/// spam, slot `2·kind` what pushes towards ham (kind 0: the prior).
-pub const SLOTS: usize = 2 * KIND_SLOTS;
+/// spam, slot `2·kind` what pushes towards ham (kind 0: the prior); the last slot, [`NOVELTY`], holds
+/// the share of the comment's features the model has never seen.
+pub const SLOTS: usize = 2 * KIND_SLOTS + 1;
+/// The slot of the share of a comment's features the model does not know (0 to 1).
+pub const NOVELTY: usize = SLOTS - 1;
 
 /// The slot of `log_odds` of a feature of kind index `kind` (0 for the prior).
 #[inline]
 pub fn slot(kind: usize, log_odds: f64) -> usize {
     2 * kind + usize::from(log_odds > 0.0)
+}
+
+/// The share of `n` features that a model does not know when it knows `known` of them.
+#[inline]
+pub fn novelty(known: usize, n: usize) -> f64 {
+    if n == 0 {
+        0.0
+    } else {
+        1.0 - known as f64 / n as f64
+    }
 }
 
 /// The most out-of-fold comments the calibration is fitted on (evenly spaced): a few dozen
@@ -48,10 +61,12 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Plain naive Bayes: all evidence and the prior count once.
+    /// Plain naive Bayes: all evidence and the prior count once, novelty not at all.
     pub fn identity() -> Self {
+        let mut scales = vec![1.0; SLOTS];
+        scales[NOVELTY] = 0.0;
         Calibration {
-            scales: vec![1.0; SLOTS],
+            scales,
             intercept: 0.0,
         }
     }
@@ -79,7 +94,7 @@ impl Calibration {
         if !(y.iter().any(|&s| s) && y.iter().any(|&s| !s)) {
             return Err("calibration needs both spam and ham".into());
         }
-        // Columns: every slot with any evidence in the sample, then the sum over all of them.
+        // Columns: every slot with any evidence in the sample, then the sum of all log-odds.
         let used: Vec<usize> = (0..SLOTS)
             .filter(|&k| rows.iter().any(|&i| sums[i][k] != 0.0))
             .collect();
@@ -89,7 +104,9 @@ impl Calibration {
             for (c, &k) in used.iter().enumerate() {
                 let v = f64::from(sums[i][k]);
                 x[[r, c]] = v;
-                total += v;
+                if k != NOVELTY {
+                    total += v;
+                }
             }
             x[[r, used.len()]] = total;
         }
@@ -101,10 +118,16 @@ impl Calibration {
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
         let coef = fitted.params();
         let common = sign * coef[used.len()];
+        // Slots without evidence in the sample count at the common scale (novelty: not at all).
         let mut scales = vec![common.max(0.0); SLOTS];
+        scales[NOVELTY] = 0.0;
         for (c, &k) in used.iter().enumerate() {
-            scales[k] = common + sign * coef[c];
-            if k >= 2 {
+            scales[k] = if k == NOVELTY {
+                sign * coef[c]
+            } else {
+                common + sign * coef[c]
+            };
+            if (2..NOVELTY).contains(&k) {
                 // Evidence of a feature never counts backwards.
                 scales[k] = scales[k].max(0.0);
             }
@@ -190,9 +213,9 @@ mod tests {
     use super::*;
 
     /// Three kinds of evidence: one worth a quarter towards spam and three quarters towards ham, one
-    /// worth three quarters both ways, one worth nothing.
+    /// worth three quarters both ways, one worth nothing; and novelty that speaks for spam.
     #[test]
-    fn calibration_learns_what_each_kind_and_direction_is_worth_and_the_base_rate() {
+    fn calibration_learns_what_each_kind_direction_and_novelty_is_worth_and_the_base_rate() {
         let mut state = 12345u64;
         let mut uniform = move || {
             state ^= state << 13;
@@ -207,7 +230,9 @@ mod tests {
             for (kind, v) in [(1, a), (2, b), (3, c)] {
                 s[slot(kind, v)] = v as f32;
             }
-            let logit = if a > 0.0 { 0.25 * a } else { 0.75 * a } + 0.75 * b - 1.0;
+            let unknown = uniform();
+            s[NOVELTY] = unknown as f32;
+            let logit = if a > 0.0 { 0.25 * a } else { 0.75 * a } + 0.75 * b + 1.5 * unknown - 1.75;
             sums.push(s);
             spam.push(uniform() < sigmoid(logit));
         }
@@ -218,7 +243,8 @@ mod tests {
         assert!(near(slot(2, 1.0), 0.75), "{:?}", c.scales);
         assert!(near(slot(2, -1.0), 0.75), "{:?}", c.scales);
         assert!(c.scale(slot(3, 1.0)) < 0.08 && c.scale(slot(3, -1.0)) < 0.08);
-        assert!((c.intercept + 1.0).abs() < 0.2, "{}", c.intercept);
+        assert!((c.scale(NOVELTY) - 1.5).abs() < 0.3, "{:?}", c.scales);
+        assert!((c.intercept + 1.75).abs() < 0.25, "{}", c.intercept);
         // Calibrated: among comments scored 0.6 to 0.8, that share is spam.
         let scored: Vec<usize> = (0..sums.len())
             .filter(|&i| (0.6..0.8).contains(&sigmoid(c.logit(&sums[i]))))

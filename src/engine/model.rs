@@ -11,7 +11,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::calibrate::{sigmoid, slot, Calibration, Thresholds};
+use super::calibrate::{novelty, sigmoid, slot, Calibration, Thresholds, NOVELTY};
 use super::comment::Comment;
 use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
 
@@ -100,6 +100,8 @@ pub struct SpamModel {
     weights: FxHashMap<u64, f32>,
     /// The scaled prior plus the intercept.
     offset: f64,
+    /// What the share of a comment's features the model does not know adds to the logit, at most.
+    novelty: f64,
     id: String,
 }
 
@@ -118,11 +120,13 @@ impl SpamModel {
             })
             .collect();
         let offset = data.bias * c.scale(slot(0, data.bias)) + c.intercept;
+        let novelty = c.scale(NOVELTY);
         let id = model_id(&data);
         SpamModel {
             data,
             weights,
             offset,
+            novelty,
             id,
         }
     }
@@ -155,16 +159,21 @@ impl SpamModel {
     }
 
     /// The calibrated logit of spam for a comment's (deduplicated) feature ids: naive Bayes log-odds,
-    /// each kind of evidence weighed as calibration learned (plain naive Bayes log-odds under
-    /// [`Calibration::identity`]).
+    /// each kind of evidence weighed as calibration learned, and what the share of features the model
+    /// has never seen says (plain naive Bayes log-odds under [`Calibration::identity`]).
     #[inline]
     pub fn logit(&self, ids: &[u64]) -> f64 {
         let values = super::train::FeatureValues::of(ids, self.data.length_power);
+        let mut known = 0;
         let sum: f64 = ids
             .iter()
-            .filter_map(|&id| Some(f64::from(*self.weights.get(&id)?) * values.get(id)))
+            .filter_map(|&id| {
+                let w = *self.weights.get(&id)?;
+                known += 1;
+                Some(f64::from(w) * values.get(id))
+            })
             .sum();
-        sum + self.offset
+        sum + self.offset + self.novelty * novelty(known, ids.len())
     }
 
     /// The score of a comment's features.

@@ -24,9 +24,9 @@ use super::model::{ModelData, SpamModel, FEATURE_VERSION};
 
 pub const MAGIC: &[u8; 8] = b"SARINGNB";
 /// The format this build writes.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 /// The oldest format this build reads.
-pub const OLDEST_READABLE: u16 = 3;
+pub const OLDEST_READABLE: u16 = 4;
 const HEADER_LEN: usize = 24;
 
 #[derive(Debug, Error)]
@@ -171,7 +171,7 @@ impl ModelFile {
             return Err(ModelFileError::Decode {
                 path: path_buf(),
                 reason: format!(
-                    "its calibration has {} scales, not two per kind of feature ({SLOTS})",
+                    "its calibration has {} scales, not {SLOTS}",
                     data.calibration.scales.len()
                 ),
             });

@@ -22,7 +22,9 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::calibrate::{slot, Calibration, Evidence, ThresholdTargets, Thresholds, SLOTS};
+use super::calibrate::{
+    novelty, slot, Calibration, Evidence, ThresholdTargets, Thresholds, NOVELTY, SLOTS,
+};
 use super::comment::Comment;
 use super::features::FeatureExtractor;
 use super::features::{is_evasion_feature, kind_index, FeatureKind};
@@ -299,7 +301,8 @@ fn min_count_of(id: u64, min_count: u32) -> u32 {
 }
 
 /// One example's evidence under a fold's weights (`index` maps an id to its weight): per kind and
-/// direction, the sum of its features' log-odds, and the prior log-odds (see [`slot`]).
+/// direction, the sum of its features' log-odds, the prior log-odds (see [`slot`]), and the share of its
+/// features the fold's model does not know.
 fn evidence(
     e: &Example,
     index: &FxHashMap<u64, u32>,
@@ -310,12 +313,18 @@ fn evidence(
     let values = FeatureValues::of(&e.ids, options.length_power);
     let mut sums = [0.0f64; SLOTS];
     sums[slot(0, bias)] = bias;
+    let mut known = 0;
     for &id in &e.ids {
         if let Some(&i) = index.get(&id) {
+            // A feature only other folds hold is unknown to this fold's model (weight 0).
             let w = weights[i as usize];
-            sums[slot(kind_index(id), w)] += w * values.get(id);
+            if w != 0.0 {
+                known += 1;
+                sums[slot(kind_index(id), w)] += w * values.get(id);
+            }
         }
     }
+    sums[NOVELTY] = novelty(known, e.ids.len());
     sums.map(|s| s as f32)
 }
 
