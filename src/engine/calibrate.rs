@@ -8,9 +8,11 @@
 //! (linfa-logistic) learns, on out-of-fold sums, what each of those is worth, what the prior is worth,
 //! and an intercept. Its L2 penalty keeps them near one common scale unless the data say otherwise (the
 //! sum over all slots is a column of its own, and each slot's own coefficient is what the penalty pulls
-//! to zero), and no feature's evidence counts backwards. The result is the score's logit: a calibrated
-//! probability, with the base rate of spam in the intercept. Thresholds are chosen on the same
-//! out-of-fold logits so that ham is rarely called spam.
+//! to zero), and no feature's evidence counts backwards. One more input is novelty, the share of the
+//! comment's features the model has never seen (spam keeps inventing names, domains and spellings), with
+//! a weight of its own. The result is the score's logit: a calibrated probability, with the base rate of
+//! spam in the intercept. Thresholds are chosen on the same out-of-fold logits so that ham is rarely
+//! called spam.
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
