@@ -5,8 +5,9 @@
 //! feature in a hash map, so a score costs time proportional to the comment's features, not to the
 //! vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
 //! features the model never saw are ignored, exactly as a dense row would leave them at zero.
-//! Calibration ([`Calibration`]) says how much each kind of feature and the prior count; each weight is
-//! multiplied by its kind's scale when the model loads, so the score is still one sum.
+//! Calibration ([`Calibration`]) says how much each kind of feature counts in each direction, how much
+//! the prior and novelty count; each weight is multiplied by its scale when the model loads, so the
+//! score is still one sum (plus novelty, counted in the same pass).
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -84,7 +85,7 @@ pub struct ModelData {
     /// Each feature of a comment with `n` features counts `n^-length_power` (signs of evasion
     /// `n^-length_power/2`, see [`crate::engine::train::FeatureValues`]).
     pub length_power: f64,
-    /// How much each kind of evidence and the prior count in the score (see [`Calibration`]).
+    /// How much each kind of evidence (by direction), the prior and novelty count (see [`Calibration`]).
     pub calibration: Calibration,
     pub thresholds: Thresholds,
     /// Feature ids, ascending, and their naive Bayes weights `log P(f | spam) − log P(f | ham)`.
@@ -96,7 +97,8 @@ pub struct ModelData {
 #[derive(Debug, Clone)]
 pub struct SpamModel {
     data: ModelData,
-    /// Each feature's weight times its kind's scale: its part in the logit per unit of value.
+    /// Each feature's weight times its scale (by kind and direction): its part in the logit per unit
+    /// of value.
     weights: FxHashMap<u64, f32>,
     /// The scaled prior plus the intercept.
     offset: f64,
