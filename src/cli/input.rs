@@ -320,7 +320,7 @@ fn read_jsonl_chunks(
         }
         text.truncate(filled);
         if skipping {
-            match text.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &text) {
                 Some(i) => {
                     skipping = false;
                     text.drain(..=i);
@@ -331,7 +331,7 @@ fn read_jsonl_chunks(
         let end = if eof {
             text.len()
         } else {
-            match text.iter().rposition(|&b| b == b'\n') {
+            match memchr::memrchr(b'\n', &text) {
                 Some(i) => i + 1,
                 None if text.len() > MAX_RECORD_BYTES => {
                     // A bad record like any other (`--skip-invalid` skips it), not held in memory.
@@ -360,10 +360,8 @@ fn read_jsonl_chunks(
         };
         let mut start = 0;
         while start < chunk.text.len() {
-            let stop = chunk.text[start..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(chunk.text.len(), |i| start + i);
+            let stop =
+                memchr::memchr(b'\n', &chunk.text[start..]).map_or(chunk.text.len(), |i| start + i);
             line += 1;
             let mut last = stop;
             while last > start && chunk.text[last - 1] == b'\r' {

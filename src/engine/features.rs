@@ -367,8 +367,18 @@ impl FeatureExtractor {
             // The beginnings of longer words tie inflected forms together in any language that
             // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
             // characters or more keep theirs to compare with the post title's.
-            let chars = char_count_up_to(token, LONG_WORD);
-            let start = prefix(token, WORD_START);
+            let ascii = token.is_ascii();
+            let (chars, start) = if ascii {
+                (
+                    token.len().min(LONG_WORD),
+                    &token[..token.len().min(WORD_START)],
+                )
+            } else {
+                (
+                    char_count_up_to(token, LONG_WORD),
+                    prefix(token, WORD_START),
+                )
+            };
             let start_id = if chars >= 4 {
                 feature_id(FeatureKind::WordStart, start)
             } else {
@@ -382,7 +392,11 @@ impl FeatureExtractor {
             // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
             // their endings, as inflected words share their beginnings.
             if chars >= LONG_WORD && !all_digits {
-                let end = suffix(token, WORD_END);
+                let end = if ascii {
+                    &token[token.len() - WORD_END..]
+                } else {
+                    suffix(token, WORD_END)
+                };
                 sink.add(feature_id(FeatureKind::WordEnd, end), || {
                     Feature::new(FeatureKind::WordEnd, end)
                 });
@@ -424,12 +438,7 @@ impl FeatureExtractor {
                 sink.add(id, || {
                     Feature::new(
                         FeatureKind::ThreeWords,
-                        format_compact!(
-                            "{} {} {}",
-                            tokens.get(i - 2),
-                            tokens.get(i - 1),
-                            tokens.get(i)
-                        ),
+                        words_joined(&[tokens.get(i - 2), tokens.get(i - 1), tokens.get(i)]),
                     )
                 });
             }
@@ -437,7 +446,7 @@ impl FeatureExtractor {
             sink.add(pair, || {
                 Feature::new(
                     FeatureKind::Phrase,
-                    format_compact!("{} {}", tokens.get(i - 1), tokens.get(i)),
+                    words_joined(&[tokens.get(i - 1), tokens.get(i)]),
                 )
             });
         }
@@ -602,6 +611,18 @@ impl FeatureExtractor {
             Feature::new(kind, format_compact!("{size} comment that {overlap}"))
         });
     }
+}
+
+/// Words with a space between each (without the formatting machinery: explaining describes many).
+fn words_joined(words: &[&str]) -> CompactString {
+    let mut out = CompactString::with_capacity(words.iter().map(|w| w.len() + 1).sum());
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// The number of characters in `word`, counting no further than `cap`.

@@ -67,7 +67,7 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     out.upper = 0;
     out.had_html = false;
 
-    if raw.is_ascii() && !raw.bytes().any(|b| b == b'<' || b == b'&') {
+    if raw.is_ascii() && memchr::memchr2(b'<', b'&', raw.as_bytes()).is_none() {
         // Fast path: ASCII is its own NFKC form and has no zero-width characters.
         let bytes = raw.as_bytes();
         let (mut letters, mut upper) = (0u32, 0u32);
@@ -100,7 +100,10 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     pre.clear();
     let mut typed_wide = false;
     for c in decoded.chars() {
-        if is_invisible(c) {
+        if c.is_ascii() {
+            // None of the characters below is ASCII.
+            pre.push(c);
+        } else if is_invisible(c) {
             obfuscation.set(Obfuscation::ZERO_WIDTH);
         } else if is_styled(c) {
             obfuscation.set(Obfuscation::STYLED);

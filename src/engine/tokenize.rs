@@ -311,8 +311,17 @@ impl WordBuilder {
 /// word, if at least one of them is a letter.
 fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
     let single = |t: &Tokens, i: usize| {
-        let mut cs = t.get(i).chars();
-        matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphanumeric() && !is_unspaced_script(c))
+        let (s, e) = t.spans[i];
+        match e - s {
+            // One ASCII byte: a letter or digit (tokens hold nothing else).
+            1 => true,
+            // One character takes at most four bytes.
+            2..=4 => {
+                let mut cs = t.get(i).chars();
+                matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphanumeric() && !is_unspaced_script(c))
+            }
+            _ => false,
+        }
     };
     let n = out.spans.len();
     let mut i = 0;

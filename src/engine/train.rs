@@ -137,15 +137,6 @@ struct FoldCounts {
 }
 
 impl FoldCounts {
-    fn add(&mut self, other: &FoldCounts) {
-        for f in 0..CALIBRATION_FOLDS {
-            for c in 0..2 {
-                self.comments[f][c] += other.comments[f][c];
-                self.sums[f][c] += other.sums[f][c];
-            }
-        }
-    }
-
     /// Comments and sums over every fold but `skip` (none if `skip` is out of range).
     fn without(&self, skip: usize) -> (u32, [f64; 2]) {
         let mut comments = 0;
@@ -224,10 +215,8 @@ pub fn train(
     }
 
     // One column per feature kept, in id order.
-    let mut columns: Vec<(u64, FoldCounts)> = count_features(examples, options.length_power)
-        .into_iter()
-        .filter(|(id, c)| c.without(usize::MAX).0 >= min_count_of(*id, options.min_count))
-        .collect();
+    let mut columns = count_features(examples, options.length_power);
+    columns.retain(|(id, c)| c.without(usize::MAX).0 >= min_count_of(*id, options.min_count));
     columns.par_sort_unstable_by_key(|&(id, _)| id);
     let ids: Vec<u64> = columns.iter().map(|&(id, _)| id).collect();
     // A fold's naive Bayes, fitted without it (or on everything, for `usize::MAX`): a weight per column.
@@ -329,18 +318,23 @@ fn evidence(
 }
 
 /// Per-feature counts, gathered on every core.
-fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts> {
-    // A map per fixed-size chunk, merged in input order: the sums come out the same whatever the
-    // number of threads.
-    let maps: Vec<FxHashMap<u64, FoldCounts>> = examples
-        .par_chunks(1 << 16)
-        .map(|chunk| {
+fn count_features(examples: &[Example], power: f64) -> Vec<(u64, FoldCounts)> {
+    // The ids are split into shards by their low bits (hash bits); each shard goes through every
+    // example in input order, so its sums come out the same whatever the number of threads, and no
+    // maps need merging.
+    const SHARDS: u64 = 8;
+    let values: Vec<FeatureValues> = examples
+        .iter()
+        .map(|e| FeatureValues::of(&e.ids, power))
+        .collect();
+    (0..SHARDS)
+        .into_par_iter()
+        .flat_map_iter(|shard| {
             let mut map = FxHashMap::<u64, FoldCounts>::default();
-            for e in chunk {
+            for (e, values) in examples.iter().zip(&values) {
                 let fold = fold_of(e.group);
                 let class = usize::from(e.spam);
-                let values = FeatureValues::of(&e.ids, power);
-                for &id in &e.ids {
+                for &id in e.ids.iter().filter(|&&id| id % SHARDS == shard) {
                     let c = map.entry(id).or_default();
                     c.comments[fold][class] += 1;
                     c.sums[fold][class] += values.get(id) as f32;
@@ -348,15 +342,7 @@ fn count_features(examples: &[Example], power: f64) -> FxHashMap<u64, FoldCounts
             }
             map
         })
-        .collect();
-    let mut maps = maps.into_iter();
-    let mut all = maps.next().unwrap_or_default();
-    for map in maps {
-        for (id, c) in map {
-            all.entry(id).or_default().add(&c);
-        }
-    }
-    all
+        .collect()
 }
 
 /// `log P(spam) − log P(ham)` from the class counts: the prior naive Bayes fits on one row per comment.
