@@ -233,19 +233,21 @@ pub fn train(
     let fold_bias: Vec<f64> = (0..CALIBRATION_FOLDS)
         .map(|fold| log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold)))
         .collect();
-    let index: FxHashMap<u64, u32> = ids
+    // Each feature's weight in every fold's model, found with one lookup.
+    let fold_weight: FxHashMap<u64, [f64; CALIBRATION_FOLDS]> = ids
         .iter()
         .enumerate()
-        .map(|(i, &id)| (id, i as u32))
+        .map(|(i, &id)| (id, std::array::from_fn(|fold| fold_weights[fold][i])))
         .collect();
+    drop(fold_weights);
     let oof: Vec<Evidence> = examples
         .par_iter()
         .map(|e| {
             let fold = fold_of(e.group);
-            evidence(e, &index, &fold_weights[fold], fold_bias[fold], options)
+            evidence(e, fold, &fold_weight, fold_bias[fold], options)
         })
         .collect();
-    drop(fold_weights);
+    drop(fold_weight);
     let spam_of: Vec<bool> = examples.iter().map(|e| e.spam).collect();
     let calibration = Calibration::fit(&oof, &spam_of).map_err(TrainError::Fit)?;
     let logits: Vec<(f64, bool)> = oof
@@ -289,13 +291,13 @@ fn min_count_of(id: u64, min_count: u32) -> u32 {
     }
 }
 
-/// One example's evidence under a fold's weights (`index` maps an id to its weight): per kind and
+/// One example's evidence under its fold's weights (`fold_weight` holds every fold's): per kind and
 /// direction, the sum of its features' log-odds, the prior log-odds (see [`slot`]), and the share of its
 /// features the fold's model does not know.
 fn evidence(
     e: &Example,
-    index: &FxHashMap<u64, u32>,
-    weights: &[f64],
+    fold: usize,
+    fold_weight: &FxHashMap<u64, [f64; CALIBRATION_FOLDS]>,
     bias: f64,
     options: TrainOptions,
 ) -> Evidence {
@@ -304,9 +306,9 @@ fn evidence(
     sums[slot(0, bias)] = bias;
     let mut known = 0;
     for &id in &e.ids {
-        if let Some(&i) = index.get(&id) {
+        if let Some(weights) = fold_weight.get(&id) {
             // A feature only other folds hold is unknown to this fold's model (weight 0).
-            let w = weights[i as usize];
+            let w = weights[fold];
             if w != 0.0 {
                 known += 1;
                 sums[slot(kind_index(id), w)] += w * values.get(id);
