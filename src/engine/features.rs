@@ -834,28 +834,31 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
     let n = tokens.len();
     for i in 0..n {
         let t = tokens.get(i);
-        // Only currency words (7 letters at most) and numbers with a unit attached can say money.
-        if t.len() > 7 && !t.starts_with(|c: char| c.is_ascii_digit()) {
+        // A number with a unit attached (`50k`, `100rb`, `2jt`): the only tokens starting with a digit
+        // that can say money.
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            if digits < t.len() {
+                if let "k" | "rb" | "jt" | "m" | "usd" | "juta" | "ribu" | "rp" = &t[digits..] {
+                    return true;
+                }
+            }
             continue;
         }
-        let number_follows =
-            || i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit());
-        let number_before = || i > 0 && tokens.get(i - 1).bytes().all(|b| b.is_ascii_digit());
-        match t {
-            "rp" | "usd" | "idr" | "eur" | "gbp" | "brl" | "r" | "us" if number_follows() => {
-                return true
-            }
-            "usd" | "dollars" | "rupiah" | "reais" | "euros" | "ribu" | "juta" | "jt" | "rb"
-            | "pounds" | "bucks"
-                if number_before() =>
-            {
-                return true
-            }
-            _ => {}
+        // A currency word (7 letters at most) says money next to a number; most words have none
+        // beside them, so the neighbours are checked before the word.
+        if t.len() > 7 {
+            continue;
         }
-        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && digits < t.len() {
-            if let "k" | "rb" | "jt" | "m" | "usd" | "juta" | "ribu" | "rp" = &t[digits..] {
+        if i + 1 < n && tokens.get(i + 1).starts_with(|c: char| c.is_ascii_digit()) {
+            if let "rp" | "usd" | "idr" | "eur" | "gbp" | "brl" | "r" | "us" = t {
+                return true;
+            }
+        }
+        if i > 0 && tokens.get(i - 1).bytes().all(|b| b.is_ascii_digit()) {
+            if let "usd" | "dollars" | "rupiah" | "reais" | "euros" | "ribu" | "juta" | "jt"
+            | "rb" | "pounds" | "bucks" = t
+            {
                 return true;
             }
         }

@@ -11,6 +11,7 @@ pub mod model_file;
 pub mod normalize;
 pub mod tokenize;
 pub mod train;
+pub mod weights;
 
 pub use comment::{Comment, CommentKind, Label};
 pub use features::{Feature, FeatureExtractor, FeatureKind};

@@ -2,19 +2,19 @@
 //!
 //! For two classes, naive Bayes' log-odds of a comment are the sum, over its features, of
 //! `log P(f | spam) − log P(f | ham)`, plus the log prior ratio. The model keeps that one weight per
-//! feature in a hash map, so a score costs time proportional to the comment's features, not to the
-//! vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
+//! feature in a table keyed by feature id ([`WeightTable`]), so a score costs time proportional to the
+//! comment's features, not to the vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
 //! features the model never saw are ignored, exactly as a dense row would leave them at zero.
 //! Calibration ([`Calibration`]) says how much each kind of feature counts in each direction, how much
 //! the prior and novelty count; each weight is multiplied by its scale when the model loads, so the
 //! score is still one sum (plus novelty, counted in the same pass).
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{novelty, sigmoid, slot, Calibration, Thresholds, NOVELTY};
 use super::comment::Comment;
 use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
+use super::weights::WeightTable;
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
 pub const FEATURE_VERSION: u32 = 4;
@@ -99,7 +99,7 @@ pub struct SpamModel {
     data: ModelData,
     /// Each feature's weight times its scale (by kind and direction): its part in the logit per unit
     /// of value.
-    weights: FxHashMap<u64, f32>,
+    weights: WeightTable,
     /// The scaled prior plus the intercept.
     offset: f64,
     /// What the share of a comment's features the model does not know adds to the logit, at most.
@@ -110,17 +110,12 @@ pub struct SpamModel {
 impl SpamModel {
     pub fn from_data(data: ModelData) -> Self {
         let c = &data.calibration;
-        let weights = data
-            .ids
-            .iter()
-            .zip(&data.weights)
-            .map(|(&id, &w)| {
-                (
-                    id,
-                    (f64::from(w) * c.scale(slot(kind_index(id), f64::from(w)))) as f32,
-                )
-            })
-            .collect();
+        let weights = WeightTable::new(data.ids.iter().zip(&data.weights).map(|(&id, &w)| {
+            (
+                id,
+                (f64::from(w) * c.scale(slot(kind_index(id), f64::from(w)))) as f32,
+            )
+        }));
         let offset = data.bias * c.scale(slot(0, data.bias)) + c.intercept;
         let novelty = c.scale(NOVELTY);
         let id = model_id(&data);
@@ -157,7 +152,7 @@ impl SpamModel {
     /// The weight of one feature (its part in the logit per unit of value), if the model knows it.
     #[inline]
     pub fn weight(&self, id: u64) -> Option<f32> {
-        self.weights.get(&id).copied()
+        self.weights.get(id)
     }
 
     /// The calibrated logit of spam for a comment's (deduplicated) feature ids: naive Bayes log-odds,
@@ -170,7 +165,7 @@ impl SpamModel {
         let sum: f64 = ids
             .iter()
             .filter_map(|&id| {
-                let w = *self.weights.get(&id)?;
+                let w = self.weights.get(id)?;
                 known += 1;
                 Some(f64::from(w) * values.get(id))
             })

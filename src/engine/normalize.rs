@@ -8,6 +8,7 @@
 //!
 //! What was undone is recorded in [`Obfuscation`] flags: styled letters in a comment are evidence of their own.
 
+use unicode_normalization::char::decompose_compatible;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Tricks found while normalizing (bit flags).
@@ -107,7 +108,9 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
             obfuscation.set(Obfuscation::ZERO_WIDTH);
         } else if is_styled(c) {
             obfuscation.set(Obfuscation::STYLED);
-            pre.push(unsquare(c));
+            // Decomposed here, as NFKC would (it begins with this decomposition), so a text whose
+            // only change is its styled letters (the usual) passes the quick check below whole.
+            decompose_compatible(unsquare(c), |d| pre.push(d));
         } else if let Some(letter) = small_capital(c) {
             obfuscation.set(Obfuscation::STYLED);
             pre.push(letter);

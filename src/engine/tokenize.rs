@@ -49,7 +49,7 @@ impl Tokens {
 pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     out.clear();
     if text.is_ascii() {
-        tokenize_ascii(text.as_bytes(), out, flags);
+        tokenize_ascii(text, out, flags);
         join_spaced_letters(out, flags);
         fold_leet(out, flags);
         return;
@@ -101,7 +101,8 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
 }
 
 /// The same rules as the general path, byte by byte, for ASCII text (most comments).
-fn tokenize_ascii(bytes: &[u8], out: &mut Tokens, flags: &mut Obfuscation) {
+fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
+    let bytes = text.as_bytes();
     let n = bytes.len();
     let mut i = 0;
     while i < n {
@@ -112,6 +113,19 @@ fn tokenize_ascii(bytes: &[u8], out: &mut Tokens, flags: &mut Obfuscation) {
             break;
         }
         let start = out.buf.len();
+        // Most words are letters and digits only, nothing stretched: copied whole.
+        let end = i + bytes[i..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .unwrap_or(n - i);
+        let apostrophe = bytes.get(end) == Some(&b'\'')
+            && bytes.get(end + 1).is_some_and(u8::is_ascii_alphabetic);
+        if !apostrophe && !is_stretched(&bytes[i..end]) {
+            out.buf.push_str(&text[i..end]);
+            out.spans.push((start as u32, out.buf.len() as u32));
+            i = end;
+            continue;
+        }
         let (mut last, mut run) = (0u8, 0u32);
         loop {
             if i < n && bytes[i].is_ascii_alphanumeric() {
@@ -143,6 +157,13 @@ fn tokenize_ascii(bytes: &[u8], out: &mut Tokens, flags: &mut Obfuscation) {
         }
         out.spans.push((start as u32, out.buf.len() as u32));
     }
+}
+
+/// Three of the same letter in a row (`gacorrr`); `w` and `x` repeat in `www` and `xxx` on purpose.
+fn is_stretched(word: &[u8]) -> bool {
+    word.windows(3).any(|w| {
+        w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic() && w[0] != b'w' && w[0] != b'x'
+    })
 }
 
 /// Tokenizes into a new value (convenience for tests and one-off calls).
@@ -323,6 +344,14 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
             _ => false,
         }
     };
+    // Most texts have no three one-character words in a row: one byte, or up to four if not ASCII.
+    let buf = out.buf.as_bytes();
+    let short = |&(s, e): &(u32, u32)| {
+        e - s == 1 || (e - s <= 4 && buf.get(s as usize).is_some_and(|&b| b >= 0x80))
+    };
+    if !out.spans.windows(3).any(|w| w.iter().all(short)) {
+        return;
+    }
     let n = out.spans.len();
     let mut i = 0;
     let mut joined: Option<Vec<(u32, u32)>> = None;
@@ -365,11 +394,23 @@ fn leet_letter(b: u8) -> Option<u8> {
     })
 }
 
+/// A digit [`leet_letter`] knows between two lower-case letters, anywhere in `bytes`.
+fn has_leet_candidate(bytes: &[u8]) -> bool {
+    // Branch-free (a bit per digit 0 to 7: 0, 1, 3, 4, 5 and 7 stand for letters), so it vectorizes.
+    const LEET_DIGITS: u32 = 0b1011_1011;
+    bytes.windows(3).fold(false, |found, w| {
+        let d = w[1].wrapping_sub(b'0');
+        let leet = (d < 8) & ((LEET_DIGITS >> (d & 7)) & 1 != 0);
+        found | (leet & w[0].is_ascii_lowercase() & w[2].is_ascii_lowercase())
+    })
+}
+
 /// Folds digits written between two letters of a word back into the letters they stand for
 /// (`sl0t` → `slot`, `gac0r` → `gacor`); digits at a word's ends stay (`slot88`, `mp3`, `4d`).
 fn fold_leet(out: &mut Tokens, flags: &mut Obfuscation) {
-    // Most texts have no digit at all: one pass over the words (it vectorizes) spares the per-word checks.
-    if !out.buf.bytes().any(|b| b.is_ascii_digit()) {
+    // Most texts have no digit between two letters: one pass over the words' bytes (all the words
+    // side by side: a match across two words is only a candidate) spares the per-word checks.
+    if !has_leet_candidate(out.buf.as_bytes()) {
         return;
     }
     for i in 0..out.spans.len() {
@@ -423,6 +464,31 @@ mod tests {
         );
         assert!(!f.has(Obfuscation::LEET));
         assert_eq!(general("sl0t gac0r ✨").0, ["slot", "gacor"]);
+    }
+
+    #[test]
+    fn the_leet_prefilter_finds_every_folding_digit() {
+        // The branch-free scan must say yes exactly where the per-word check could fold.
+        for middle in 0..=255u8 {
+            for (before, after) in [
+                (b'a', b'z'),
+                (b'A', b'z'),
+                (b'a', b'0'),
+                (b' ', b'x'),
+                (0xC3, b'a'),
+            ] {
+                let expected = leet_letter(middle).is_some()
+                    && before.is_ascii_lowercase()
+                    && after.is_ascii_lowercase();
+                let triple = [before, middle, after];
+                assert_eq!(has_leet_candidate(&triple), expected, "{triple:?}");
+                assert_eq!(
+                    has_leet_candidate(&[b'q', b'.', before, middle, after, b'!']),
+                    expected
+                );
+            }
+        }
+        assert!(!has_leet_candidate(b"s0"));
     }
 
     #[test]
