@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::calibrate::{novelty, sigmoid, slot, Calibration, Thresholds, NOVELTY};
 use super::comment::Comment;
 use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
+use super::train::FeatureValues;
 use super::weights::WeightTable;
 
 /// Bumped whenever feature extraction changes: a model is only valid with the features it was trained on.
@@ -104,8 +105,14 @@ pub struct SpamModel {
     offset: f64,
     /// What the share of a comment's features the model does not know adds to the logit, at most.
     novelty: f64,
+    /// The values of features in a comment with `n` distinct features, for `n` up to [`VALUES_KEPT`]
+    /// (worked out once rather than with two powers per comment).
+    values: Vec<FeatureValues>,
     id: String,
 }
+
+/// Comments with more distinct features than this (rare) get their feature values worked out anew.
+const VALUES_KEPT: usize = 1024;
 
 impl SpamModel {
     pub fn from_data(data: ModelData) -> Self {
@@ -118,13 +125,26 @@ impl SpamModel {
         }));
         let offset = data.bias * c.scale(slot(0, data.bias)) + c.intercept;
         let novelty = c.scale(NOVELTY);
+        let values = (0..=VALUES_KEPT)
+            .map(|n| FeatureValues::for_count(n, data.length_power))
+            .collect();
         let id = model_id(&data);
         SpamModel {
             data,
             weights,
             offset,
             novelty,
+            values,
             id,
+        }
+    }
+
+    /// The values of the features of a comment with `n` distinct features.
+    #[inline]
+    fn values(&self, n: usize) -> FeatureValues {
+        match self.values.get(n) {
+            Some(&values) => values,
+            None => FeatureValues::for_count(n, self.data.length_power),
         }
     }
 
@@ -160,7 +180,7 @@ impl SpamModel {
     /// has never seen says (plain naive Bayes log-odds under [`Calibration::identity`]).
     #[inline]
     pub fn logit(&self, ids: &[u64]) -> f64 {
-        let values = super::train::FeatureValues::of(ids, self.data.length_power);
+        let values = self.values(ids.len());
         let mut known = 0;
         let sum: f64 = ids
             .iter()
@@ -235,7 +255,7 @@ impl SpamModel {
         extractor.ids_watched(comment, ids, &mut heaviest);
         let score = self.score_ids(ids);
         let towards_spam = score.logit >= 0.0;
-        let values = super::train::FeatureValues::of(ids, self.data.length_power);
+        let values = self.values(ids.len());
         let [ham, ham_evasion, spam, spam_evasion] = heaviest.kept;
         let (kept, kept_evasion) = if towards_spam {
             (spam, spam_evasion)
@@ -275,7 +295,7 @@ impl SpamModel {
             return Vec::new();
         }
         let towards_spam = score.logit >= 0.0;
-        let values = super::train::FeatureValues::of(ids, self.data.length_power);
+        let values = self.values(ids.len());
         let mut weighted: Vec<(u64, f64)> = ids
             .iter()
             .filter_map(|&id| Some((id, f64::from(self.weight(id)?) * values.get(id))))

@@ -398,11 +398,16 @@ fn leet_letter(b: u8) -> Option<u8> {
 fn has_leet_candidate(bytes: &[u8]) -> bool {
     // Branch-free (a bit per digit 0 to 7: 0, 1, 3, 4, 5 and 7 stand for letters), so it vectorizes.
     const LEET_DIGITS: u32 = 0b1011_1011;
-    bytes.windows(3).fold(false, |found, w| {
-        let d = w[1].wrapping_sub(b'0');
+    let Some(n) = bytes.len().checked_sub(2) else {
+        return false;
+    };
+    let triples = bytes[..n].iter().zip(&bytes[1..=n]).zip(&bytes[2..]);
+    let found = triples.fold(0u8, |found, ((&before, &digit), &after)| {
+        let d = digit.wrapping_sub(b'0');
         let leet = (d < 8) & ((LEET_DIGITS >> (d & 7)) & 1 != 0);
-        found | (leet & w[0].is_ascii_lowercase() & w[2].is_ascii_lowercase())
-    })
+        found | u8::from(leet & before.is_ascii_lowercase() & after.is_ascii_lowercase())
+    });
+    found != 0
 }
 
 /// Folds digits written between two letters of a word back into the letters they stand for

@@ -182,9 +182,14 @@ impl FeatureValues {
     /// The values for a comment's deduplicated feature ids.
     #[inline]
     pub fn of(ids: &[u64], power: f64) -> Self {
+        Self::for_count(ids.len(), power)
+    }
+
+    /// The values for a comment with `n` distinct features.
+    pub fn for_count(n: usize, power: f64) -> Self {
         FeatureValues {
-            other: feature_value(ids.len(), power),
-            evasion: feature_value(ids.len(), power / 2.0),
+            other: feature_value(n, power),
+            evasion: feature_value(n, power / 2.0),
         }
     }
 
