@@ -76,41 +76,43 @@ impl Feature {
 
     /// The feature as a blog owner would say it.
     pub fn describe(&self) -> String {
-        let v = &self.value;
-        match self.kind {
-            FeatureKind::Word => format!("the word \"{v}\""),
-            FeatureKind::Phrase => format!("the phrase \"{v}\""),
-            FeatureKind::WordStem => format!("a word starting \"{v}\" run together with digits"),
-            FeatureKind::NumberLength => format!("a {v}-digit number"),
-            FeatureKind::BrandLike => "a brand-like name made of letters and digits".into(),
-            FeatureKind::LinkDomain => format!("a link to {v}"),
-            FeatureKind::LinkTld => format!("a link to a .{v} address"),
-            FeatureKind::LinkCount => format!("{v} in the text"),
-            FeatureKind::AuthorWord => format!("\"{v}\" in the author's name"),
-            FeatureKind::AuthorDomain => format!("the author's website {v}"),
-            FeatureKind::AuthorTld => format!("the author's website is a .{v} address"),
-            FeatureKind::EmailDomain => format!("an email address at {v}"),
-            FeatureKind::Type => format!("posted as a {v}"),
-            FeatureKind::Phone => "a phone number".into(),
-            FeatureKind::Money => "an amount of money".into(),
-            FeatureKind::EmailInText => "an email address in the text".into(),
-            FeatureKind::Mention => "addresses another reader with @".into(),
-            FeatureKind::Length => format!("length: {v}"),
-            FeatureKind::Obfuscation => format!("obfuscated text: {v}"),
-            FeatureKind::Shouting => "written mostly in capitals".into(),
-            FeatureKind::Exclaiming => "repeated exclamation marks".into(),
-            FeatureKind::Emoji => "emoji".into(),
-            FeatureKind::Html => "HTML markup".into(),
-            FeatureKind::Topic => format!("relation to the article's title: {v}"),
-            FeatureKind::LinkbackShape => format!("the pingback text {v}"),
-            FeatureKind::LinkbackSiteWord => format!("\"{v}\" in the linking site's title"),
-            FeatureKind::LinkbackDomain => format!("a pingback from {v}"),
-            FeatureKind::LinkbackSameSite => "a pingback from this same site".into(),
-            FeatureKind::LinkbackTopic => format!("the linking page {v}"),
-            FeatureKind::WordStart => format!("a word starting \"{v}\""),
-            FeatureKind::WordEnd => format!("a long word ending \"{v}\""),
-            FeatureKind::ThreeWords => format!("the words \"{v}\""),
-        }
+        // The words around the value (joined without the formatting machinery: explaining
+        // describes a reason for every comment).
+        let (before, after) = match self.kind {
+            FeatureKind::Word => ("the word \"", "\""),
+            FeatureKind::Phrase => ("the phrase \"", "\""),
+            FeatureKind::WordStem => ("a word starting \"", "\" run together with digits"),
+            FeatureKind::NumberLength => ("a ", "-digit number"),
+            FeatureKind::BrandLike => return "a brand-like name made of letters and digits".into(),
+            FeatureKind::LinkDomain => ("a link to ", ""),
+            FeatureKind::LinkTld => ("a link to a .", " address"),
+            FeatureKind::LinkCount => ("", " in the text"),
+            FeatureKind::AuthorWord => ("\"", "\" in the author's name"),
+            FeatureKind::AuthorDomain => ("the author's website ", ""),
+            FeatureKind::AuthorTld => ("the author's website is a .", " address"),
+            FeatureKind::EmailDomain => ("an email address at ", ""),
+            FeatureKind::Type => ("posted as a ", ""),
+            FeatureKind::Phone => return "a phone number".into(),
+            FeatureKind::Money => return "an amount of money".into(),
+            FeatureKind::EmailInText => return "an email address in the text".into(),
+            FeatureKind::Mention => return "addresses another reader with @".into(),
+            FeatureKind::Length => ("length: ", ""),
+            FeatureKind::Obfuscation => ("obfuscated text: ", ""),
+            FeatureKind::Shouting => return "written mostly in capitals".into(),
+            FeatureKind::Exclaiming => return "repeated exclamation marks".into(),
+            FeatureKind::Emoji => return "emoji".into(),
+            FeatureKind::Html => return "HTML markup".into(),
+            FeatureKind::Topic => ("relation to the article's title: ", ""),
+            FeatureKind::LinkbackShape => ("the pingback text ", ""),
+            FeatureKind::LinkbackSiteWord => ("\"", "\" in the linking site's title"),
+            FeatureKind::LinkbackDomain => ("a pingback from ", ""),
+            FeatureKind::LinkbackSameSite => return "a pingback from this same site".into(),
+            FeatureKind::LinkbackTopic => ("the linking page ", ""),
+            FeatureKind::WordStart => ("a word starting \"", "\""),
+            FeatureKind::WordEnd => ("a long word ending \"", "\""),
+            FeatureKind::ThreeWords => ("the words \"", "\""),
+        };
+        [before, self.value.as_str(), after].concat()
     }
 }
 
@@ -118,6 +120,21 @@ impl Feature {
 pub trait FeatureSink {
     /// `describe` is called only by sinks that explain.
     fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature);
+
+    /// A feature made of the comment's words `first..first + count` (a pair or a triple): a sink that
+    /// keeps only some features may keep the words' place instead and describe it once it knows it
+    /// needs to ([`FeatureExtractor::words_at`]).
+    #[inline]
+    fn add_words(
+        &mut self,
+        id: u64,
+        kind: FeatureKind,
+        words: &Tokens,
+        first: usize,
+        count: usize,
+    ) {
+        self.add(id, || Feature::new(kind, words_at(words, first, count)));
+    }
 }
 
 /// Collects feature ids only: the scoring and training path.
@@ -152,6 +169,19 @@ impl<W: FeatureSink> FeatureSink for Watched<'_, W> {
     fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
         self.ids.push(id);
         self.watcher.add(id, describe);
+    }
+
+    #[inline]
+    fn add_words(
+        &mut self,
+        id: u64,
+        kind: FeatureKind,
+        words: &Tokens,
+        first: usize,
+        count: usize,
+    ) {
+        self.ids.push(id);
+        self.watcher.add_words(id, kind, words, first, count);
     }
 }
 
@@ -290,6 +320,12 @@ impl FeatureExtractor {
         let mut both = Watched { ids: out, watcher };
         self.extract(comment, &mut both);
         self.dedup.retain_first(out);
+    }
+
+    /// Describes a feature of the words `first..first + count` of the text last extracted, as
+    /// handed to [`FeatureSink::add_words`].
+    pub fn words_at(&self, kind: FeatureKind, first: usize, count: usize) -> Feature {
+        Feature::new(kind, words_at(&self.tokens, first, count))
     }
 
     /// A hash of the words of the text last extracted: comments that differ only in case, spacing,
@@ -435,20 +471,10 @@ impl FeatureExtractor {
         for i in 1..self.word_ids.len() {
             if i >= 2 {
                 let id = pair_id(FeatureKind::ThreeWords, pair, self.word_ids[i]);
-                sink.add(id, || {
-                    Feature::new(
-                        FeatureKind::ThreeWords,
-                        words_joined(&[tokens.get(i - 2), tokens.get(i - 1), tokens.get(i)]),
-                    )
-                });
+                sink.add_words(id, FeatureKind::ThreeWords, tokens, i - 2, 3);
             }
             pair = pair_id(FeatureKind::Phrase, self.word_ids[i - 1], self.word_ids[i]);
-            sink.add(pair, || {
-                Feature::new(
-                    FeatureKind::Phrase,
-                    words_joined(&[tokens.get(i - 1), tokens.get(i)]),
-                )
-            });
+            sink.add_words(pair, FeatureKind::Phrase, tokens, i - 1, 2);
         }
     }
 
@@ -614,14 +640,15 @@ impl FeatureExtractor {
     }
 }
 
-/// Words with a space between each (without the formatting machinery: explaining describes many).
-fn words_joined(words: &[&str]) -> CompactString {
-    let mut out = CompactString::with_capacity(words.iter().map(|w| w.len() + 1).sum());
-    for (i, w) in words.iter().enumerate() {
-        if i > 0 {
+/// The words `first..first + count` with a space between each.
+fn words_at(words: &Tokens, first: usize, count: usize) -> CompactString {
+    let range = first..first + count;
+    let mut out = CompactString::with_capacity(range.clone().map(|i| words.get(i).len() + 1).sum());
+    for i in range {
+        if i > first {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(words.get(i));
     }
     out
 }

@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::{novelty, sigmoid, slot, Calibration, Thresholds, NOVELTY};
 use super::comment::Comment;
-use super::features::{is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureSink};
+use super::features::{
+    is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureKind, FeatureSink,
+};
+use super::tokenize::Tokens;
 use super::train::FeatureValues;
 use super::weights::WeightTable;
 
@@ -262,20 +265,28 @@ impl SpamModel {
         } else {
             (ham, ham_evasion)
         };
-        let mut weighted: Vec<(u64, f64, Feature)> = kept
+        let mut weighted: Vec<(u64, f64, Candidate)> = kept
             .into_iter()
             .chain(kept_evasion)
-            .map(|(id, w, feature)| (id, f64::from(w) * values.get(id), feature))
+            .map(|(id, w, candidate)| (id, f64::from(w) * values.get(id), candidate))
             .collect();
         weighted.sort_by(|a, b| heavier(a.1, a.0, b.1, b.0));
         weighted.truncate(top);
         let reasons = weighted
             .into_iter()
-            .map(|(id, weight, feature)| Reason {
-                reason: feature.describe(),
-                weight,
-                feature,
-                id,
+            .map(|(id, weight, candidate)| {
+                let feature = match candidate {
+                    Candidate::Described(feature) => feature,
+                    Candidate::Words { kind, first, count } => {
+                        extractor.words_at(kind, first, count)
+                    }
+                };
+                Reason {
+                    reason: feature.describe(),
+                    weight,
+                    feature,
+                    id,
+                }
             })
             .collect();
         (score, reasons)
@@ -327,7 +338,7 @@ struct Heaviest<'a> {
     model: &'a SpamModel,
     top: usize,
     /// Indexed by 2 × (towards spam) + (sign of evasion): (id, weight, description).
-    kept: [Vec<(u64, f32, Feature)>; 4],
+    kept: [Vec<(u64, f32, Candidate)>; 4],
     /// For each full list of `kept`: where its lightest entry is (the one the next heavier goes to).
     lightest: [usize; 4],
 }
@@ -343,16 +354,28 @@ impl<'a> Heaviest<'a> {
     }
 }
 
+/// A kept feature: described, or where its words are (pairs and triples, most of what is kept and
+/// let go again, are described only if they end up among the reasons).
+enum Candidate {
+    Described(Feature),
+    Words {
+        kind: FeatureKind,
+        first: usize,
+        count: usize,
+    },
+}
+
 /// Where the lightest of `kept` is (by [`heavier`]).
-fn lightest_of(kept: &[(u64, f32, Feature)]) -> usize {
+fn lightest_of(kept: &[(u64, f32, Candidate)]) -> usize {
     kept.iter()
         .enumerate()
         .max_by(|(_, a), (_, b)| heavier(f64::from(a.1), a.0, f64::from(b.1), b.0))
         .map_or(0, |(i, _)| i)
 }
 
-impl FeatureSink for Heaviest<'_> {
-    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+impl Heaviest<'_> {
+    /// Keeps the feature if it is among the heaviest so far of its list.
+    fn offer(&mut self, id: u64, candidate: impl FnOnce() -> Candidate) {
         let Some(w) = self.model.weight(id) else {
             return;
         };
@@ -363,7 +386,7 @@ impl FeatureSink for Heaviest<'_> {
         let kept = &mut self.kept[list];
         if kept.len() < self.top {
             if !kept.iter().any(|k| k.0 == id) {
-                kept.push((id, w, describe()));
+                kept.push((id, w, candidate()));
                 if kept.len() == self.top {
                     self.lightest[list] = lightest_of(kept);
                 }
@@ -376,9 +399,19 @@ impl FeatureSink for Heaviest<'_> {
         if heavier(f64::from(w), id, f64::from(lightest_w), lightest_id).is_lt()
             && !kept.iter().any(|k| k.0 == id)
         {
-            kept[slot] = (id, w, describe());
+            kept[slot] = (id, w, candidate());
             self.lightest[list] = lightest_of(kept);
         }
+    }
+}
+
+impl FeatureSink for Heaviest<'_> {
+    fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature) {
+        self.offer(id, || Candidate::Described(describe()));
+    }
+
+    fn add_words(&mut self, id: u64, kind: FeatureKind, _: &Tokens, first: usize, count: usize) {
+        self.offer(id, || Candidate::Words { kind, first, count });
     }
 }
 
