@@ -2,17 +2,30 @@
 //!
 //! A model holds about a hundred thousand weights (a few MiB), more than a core's own cache, so
 //! most of a comment's lookups wait on memory. Feature ids are already
-//! hashes, so the table needs no hash function: one flat array of `(id, weight)` slots, the slot
-//! chosen by the id's low bits, linear probing, never more than half full. A lookup reads one slot
-//! (one cache line) in the common case, where a general hash map reads its control bytes and then
-//! its entry.
+//! hashes, so the table needs no hash function: one flat array of 12-byte `(id, weight)` slots, the
+//! slot chosen by the id's low bits, linear probing, at most 5/8 full. A lookup reads one slot (one
+//! cache line) in the common case, where a general hash map reads its control bytes and then its
+//! entry; and it takes less memory than one (3 MiB for 113,903 weights).
 
 /// No feature id is 0 (every id carries its kind, numbered from 1), so 0 marks a free slot.
 const FREE: u64 = 0;
 
+/// An id and its weight in 12 bytes (no padding after the weight).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed(4))]
+struct Slot {
+    id: u64,
+    weight: f32,
+}
+
+const FREE_SLOT: Slot = Slot {
+    id: FREE,
+    weight: 0.0,
+};
+
 #[derive(Debug, Clone, Default)]
 pub struct WeightTable {
-    slots: Vec<(u64, f32)>,
+    slots: Vec<Slot>,
     mask: usize,
     len: usize,
 }
@@ -20,22 +33,25 @@ pub struct WeightTable {
 impl WeightTable {
     /// A table of `entries` (a later entry for the same id replaces an earlier one; id 0 is skipped).
     pub fn new(entries: impl ExactSizeIterator<Item = (u64, f32)>) -> Self {
-        let capacity = (entries.len() * 2).next_power_of_two().max(16);
+        let mut capacity = 16;
+        while capacity * 5 < entries.len() * 8 {
+            capacity *= 2;
+        }
         let mask = capacity - 1;
-        let mut slots = vec![(FREE, 0.0); capacity];
+        let mut slots = vec![FREE_SLOT; capacity];
         let mut len = 0;
         for (id, weight) in entries {
             if id == FREE {
                 continue;
             }
             let mut i = slot_of(id, mask);
-            while slots[i].0 != FREE && slots[i].0 != id {
+            while slots[i].id != FREE && slots[i].id != id {
                 i = (i + 1) & mask;
             }
-            if slots[i].0 == FREE {
+            if slots[i].id == FREE {
                 len += 1;
             }
-            slots[i] = (id, weight);
+            slots[i] = Slot { id, weight };
         }
         WeightTable { slots, mask, len }
     }
@@ -52,7 +68,7 @@ impl WeightTable {
     pub fn get(&self, id: u64) -> Option<f32> {
         let mut i = slot_of(id, self.mask);
         loop {
-            let (key, weight) = self.slots[i];
+            let Slot { id: key, weight } = self.slots[i];
             if key == FREE {
                 return None;
             }
@@ -93,7 +109,8 @@ mod tests {
             (again.len(), again.get(7), again.get(0)),
             (1, Some(2.0), None)
         );
-        // Never more than half full: an unknown id always reaches a free slot.
-        assert!(table.slots.len() >= 2 * table.len());
+        // At most 5/8 full: an unknown id always reaches a free slot, soon.
+        assert!(table.slots.len() * 5 >= table.len() * 8);
+        assert_eq!(std::mem::size_of::<Slot>(), 12);
     }
 }
