@@ -3,8 +3,9 @@
 //! For two classes, naive Bayes' log-odds of a comment are the sum, over its features, of
 //! `log P(f | spam) − log P(f | ham)`, plus the log prior ratio. The model keeps that one weight per
 //! feature in a table keyed by feature id ([`WeightTable`]), so a score costs time proportional to the
-//! comment's features, not to the vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see [`crate::engine::train`]);
-//! features the model never saw are ignored, exactly as a dense row would leave them at zero.
+//! comment's features, not to the vocabulary. The weights come from linfa-bayes' `MultinomialNb` (see
+//! [`crate::engine::train`]); features the model never saw are ignored, exactly as a dense row would
+//! leave them at zero.
 //! Calibration ([`Calibration`]) says how much each kind of feature counts in each direction, how much
 //! the prior and novelty count; each weight is multiplied by its scale when the model loads, so the
 //! score is still one sum (plus novelty, counted in the same pass).
