@@ -715,10 +715,22 @@ fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
         return 0;
     }
     let mut count = 0;
-    let chunks = text
-        .split(char::is_whitespace)
-        .filter(|w| w.contains('.'))
-        .flat_map(|w| w.split(['(', ')', '<', '>', '"', '\'', '[', ']', '{', '}', ',', '|']));
+    // The words (between whitespace) that hold a dot: found from the dots, so the rest of the text is
+    // not decoded character by character.
+    let mut from = 0;
+    let dotted = std::iter::from_fn(|| {
+        let dot = from + memchr::memchr(b'.', &text.as_bytes()[from..])?;
+        let start = text[..dot].rfind(char::is_whitespace).map_or(0, |i| {
+            i + text[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let end = text[dot..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| dot + i);
+        from = end;
+        Some(&text[start..end])
+    });
+    let chunks =
+        dotted.flat_map(|w| w.split(['(', ')', '<', '>', '"', '\'', '[', ']', '{', '}', ',', '|']));
     for chunk in chunks {
         let Some(host) = link_host(chunk) else {
             continue;
@@ -987,6 +999,13 @@ mod tests {
         let f = kinds(&c);
         assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
         assert!(has(&f, FeatureKind::LinkTld, "xyz"));
+        assert!(has(&f, FeatureKind::LinkDomain, "example.co.id"));
+        assert!(has(&f, FeatureKind::LinkCount, "two links"));
+        // Any whitespace ends a link, also one NFKC leaves as it is (U+1680, three bytes in UTF-8).
+        let f = kinds(&Comment::from_text(
+            "lihat\u{1680}slotgacor88.xyz/a.b\u{1680}dan\u{1680}toko.example.co.id.",
+        ));
+        assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
         assert!(has(&f, FeatureKind::LinkDomain, "example.co.id"));
         assert!(has(&f, FeatureKind::LinkCount, "two links"));
     }
