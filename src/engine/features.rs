@@ -407,17 +407,8 @@ impl FeatureExtractor {
             // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
             // characters or more keep theirs to compare with the post title's.
             let ascii = token.is_ascii();
-            let (chars, start) = if ascii {
-                (
-                    token.len().min(LONG_WORD),
-                    &token[..token.len().min(WORD_START)],
-                )
-            } else {
-                (
-                    char_count_up_to(token, LONG_WORD),
-                    prefix(token, WORD_START),
-                )
-            };
+            let chars = char_count_up_to(token, LONG_WORD, ascii);
+            let start = prefix(token, WORD_START, ascii);
             let start_id = if chars >= 4 {
                 feature_id(FeatureKind::WordStart, start)
             } else {
@@ -431,11 +422,7 @@ impl FeatureExtractor {
             // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
             // their endings, as inflected words share their beginnings.
             if chars >= LONG_WORD && !all_digits {
-                let end = if ascii {
-                    &token[token.len() - WORD_END..]
-                } else {
-                    suffix(token, WORD_END)
-                };
+                let end = suffix(token, WORD_END, ascii);
                 sink.add(feature_id(FeatureKind::WordEnd, end), || {
                     Feature::new(FeatureKind::WordEnd, end)
                 });
@@ -597,9 +584,12 @@ impl FeatureExtractor {
             tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
             self.title_words.clear();
             for w in self.side_tokens.iter() {
-                if char_count_up_to(w, 4) >= 4 {
-                    self.title_words
-                        .push(feature_id(FeatureKind::WordStart, prefix(w, WORD_START)));
+                let ascii = w.is_ascii();
+                if char_count_up_to(w, 4, ascii) >= 4 {
+                    self.title_words.push(feature_id(
+                        FeatureKind::WordStart,
+                        prefix(w, WORD_START, ascii),
+                    ));
                 }
             }
         }
@@ -656,17 +646,19 @@ fn words_at(words: &Tokens, first: usize, count: usize) -> CompactString {
     out
 }
 
-/// The number of characters in `word`, counting no further than `cap`.
-fn char_count_up_to(word: &str, cap: usize) -> usize {
-    if word.is_ascii() {
+/// The number of characters in `word`, counting no further than `cap`. `ascii`: whether `word` is
+/// ASCII (callers that look at a word several ways find out once).
+fn char_count_up_to(word: &str, cap: usize, ascii: bool) -> usize {
+    if ascii {
         word.len().min(cap)
     } else {
         word.chars().take(cap).count()
     }
 }
 
-fn prefix(word: &str, chars: usize) -> &str {
-    if word.is_ascii() {
+/// The first `chars` characters of `word` (`ascii` as for [`char_count_up_to`]).
+fn prefix(word: &str, chars: usize, ascii: bool) -> &str {
+    if ascii {
         return &word[..word.len().min(chars)];
     }
     match word.char_indices().nth(chars) {
@@ -675,9 +667,9 @@ fn prefix(word: &str, chars: usize) -> &str {
     }
 }
 
-/// The last `chars` characters of `word`.
-fn suffix(word: &str, chars: usize) -> &str {
-    if word.is_ascii() {
+/// The last `chars` characters of `word` (`ascii` as for [`char_count_up_to`]).
+fn suffix(word: &str, chars: usize, ascii: bool) -> &str {
+    if ascii {
         return &word[word.len().saturating_sub(chars)..];
     }
     match word.char_indices().rev().nth(chars.saturating_sub(1)) {
@@ -1051,7 +1043,7 @@ mod tests {
         assert!(!has(&f, FeatureKind::WordEnd, "5566"));
         let f = kinds(&Comment::from_text("доставкапиццы"));
         assert!(has(&f, FeatureKind::WordEnd, "иццы"));
-        assert_eq!(suffix("é", 4), "é");
+        assert_eq!(suffix("é", 4, false), "é");
     }
 
     #[test]

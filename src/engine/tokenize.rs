@@ -130,7 +130,7 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
         loop {
             if i < n && bytes[i].is_ascii_alphanumeric() {
                 let b = bytes[i];
-                if b == last && b.is_ascii_alphabetic() && b != b'w' && b != b'x' {
+                if b == last && stretches(char::from(b)) {
                     run += 1;
                     match run {
                         3 => {
@@ -159,11 +159,16 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     }
 }
 
-/// Three of the same letter in a row (`gacorrr`); `w` and `x` repeat in `www` and `xxx` on purpose.
+/// Whether a letter repeated three times or more is stretched (`gacorrr`): `w` and `x` repeat in
+/// `www` and `xxx` on purpose, and digits repeat in numbers.
+fn stretches(c: char) -> bool {
+    c.is_alphabetic() && c != 'w' && c != 'x'
+}
+
+/// Three of the same letter in a row, stretched ([`stretches`]), in an ASCII word.
 fn is_stretched(word: &[u8]) -> bool {
-    word.windows(3).any(|w| {
-        w[0] == w[1] && w[1] == w[2] && w[0].is_ascii_alphabetic() && w[0] != b'w' && w[0] != b'x'
-    })
+    word.windows(3)
+        .any(|w| w[0] == w[1] && w[1] == w[2] && stretches(char::from(w[0])))
 }
 
 /// Tokenizes into a new value (convenience for tests and one-off calls).
@@ -265,7 +270,7 @@ impl WordBuilder {
     /// `push` for an ASCII letter or digit.
     #[inline]
     fn push_ascii(&mut self, c: char, out: &mut Tokens) {
-        if Some(c) == self.last && c.is_ascii_alphabetic() && c != 'w' && c != 'x' {
+        if Some(c) == self.last && stretches(c) {
             self.stretch(c, out);
             return;
         }
@@ -294,7 +299,7 @@ impl WordBuilder {
         if !self.open(out) {
             self.start = out.buf.len();
         }
-        if Some(c) == self.last && c.is_alphabetic() && c != 'w' && c != 'x' {
+        if Some(c) == self.last && stretches(c) {
             self.stretch(c, out);
             return;
         }
@@ -336,23 +341,19 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
         match e - s {
             // One ASCII byte: a letter or digit (tokens hold nothing else).
             1 => true,
-            // One character takes at most four bytes.
-            2..=4 => {
+            // One character of two to four bytes (beginning with a byte that is not ASCII).
+            2..=4 if t.buf.as_bytes()[s as usize] >= 0x80 => {
                 let mut cs = t.get(i).chars();
                 matches!((cs.next(), cs.next()), (Some(c), None) if c.is_alphanumeric() && !is_unspaced_script(c))
             }
             _ => false,
         }
     };
-    // Most texts have no three one-character words in a row: one byte, or up to four if not ASCII.
-    let buf = out.buf.as_bytes();
-    let short = |&(s, e): &(u32, u32)| {
-        e - s == 1 || (e - s <= 4 && buf.get(s as usize).is_some_and(|&b| b >= 0x80))
-    };
-    if !out.spans.windows(3).any(|w| w.iter().all(short)) {
+    let n = out.spans.len();
+    // Most texts have no three one-character words in a row: nothing to join.
+    if !(2..n).any(|i| (i - 2..=i).all(|k| single(out, k))) {
         return;
     }
-    let n = out.spans.len();
     let mut i = 0;
     let mut joined: Option<Vec<(u32, u32)>> = None;
     while i < n {
@@ -382,7 +383,7 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
 }
 
 /// The letter a digit stands for in "leet" spelling (`sl0t`, `m4xwin`, `j4ckp0t`).
-fn leet_letter(b: u8) -> Option<u8> {
+const fn leet_letter(b: u8) -> Option<u8> {
     Some(match b {
         b'0' => b'o',
         b'1' => b'i',
@@ -396,8 +397,18 @@ fn leet_letter(b: u8) -> Option<u8> {
 
 /// A digit [`leet_letter`] knows between two lower-case letters, anywhere in `bytes`.
 fn has_leet_candidate(bytes: &[u8]) -> bool {
-    // Branch-free (a bit per digit 0 to 7: 0, 1, 3, 4, 5 and 7 stand for letters), so it vectorizes.
-    const LEET_DIGITS: u32 = 0b1011_1011;
+    // Branch-free (a bit per digit 0 to 7 that stands for a letter), so it vectorizes.
+    const LEET_DIGITS: u32 = {
+        let mut mask = 0;
+        let mut d = 0;
+        while d < 8 {
+            if leet_letter(b'0' + d).is_some() {
+                mask |= 1 << d;
+            }
+            d += 1;
+        }
+        mask
+    };
     let Some(n) = bytes.len().checked_sub(2) else {
         return false;
     };
