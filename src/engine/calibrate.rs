@@ -88,10 +88,15 @@ impl Calibration {
             + self.intercept
     }
 
+    /// Which of `n` comments the calibration is fitted on (by position, evenly spaced): all of them
+    /// up to [`CALIBRATION_SAMPLE`]. [`Self::fit`] on just those fits the same calibration.
+    pub fn sample(n: usize) -> impl Iterator<Item = usize> {
+        (0..n).step_by(n.div_ceil(CALIBRATION_SAMPLE).max(1))
+    }
+
     /// Fits the calibration on out-of-fold evidence and labels (`true`: spam).
     pub fn fit(sums: &[Evidence], spam: &[bool]) -> Result<Calibration, String> {
-        let step = sums.len().div_ceil(CALIBRATION_SAMPLE).max(1);
-        let rows: Vec<usize> = (0..sums.len().min(spam.len())).step_by(step).collect();
+        let rows: Vec<usize> = Self::sample(sums.len().min(spam.len())).collect();
         let y = Array1::from_iter(rows.iter().map(|&i| spam[i]));
         if !(y.iter().any(|&s| s) && y.iter().any(|&s| !s)) {
             return Err("calibration needs both spam and ham".into());

@@ -298,6 +298,8 @@ pub struct FeatureExtractor {
     seen: Vec<u64>,
     /// The words joined, for [`Self::content_key`].
     joined: Vec<u8>,
+    /// For [`Self::ids_exact`].
+    ids_buffer: Vec<u64>,
 }
 
 impl FeatureExtractor {
@@ -305,9 +307,20 @@ impl FeatureExtractor {
         Self::default()
     }
 
-    /// The ids of the comment's features, sorted and deduplicated (each counts once per comment).
+    /// The ids of the comment's features, deduplicated (each counts once per comment), in the order
+    /// they were found.
     pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
         self.ids_watched(comment, out, &mut ());
+    }
+
+    /// As [`Self::ids`], in a vector of their exact size (training keeps one per comment: growing
+    /// it id by id would allocate several times and leave a quarter of it unused).
+    pub fn ids_exact(&mut self, comment: &Comment) -> Vec<u64> {
+        let mut ids = std::mem::take(&mut self.ids_buffer);
+        self.ids(comment, &mut ids);
+        let exact = ids.clone();
+        self.ids_buffer = ids;
+        exact
     }
 
     /// As [`Self::ids`], also handing every feature, with its description, to `watcher` (duplicates
