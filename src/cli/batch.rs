@@ -104,8 +104,10 @@ impl OutLine<'_> {
             Id::Given(s) => s.to_owned(),
             Id::Line(n) => n.to_string(),
         };
+        // One line: a small buffer (the default, 8 KiB, would be zeroed for every comment).
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
+            .buffer_capacity(256)
             .from_writer(out);
         w.write_record([
             id.as_str(),

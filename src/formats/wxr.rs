@@ -31,6 +31,15 @@ impl<R: BufRead> WxrReader<R> {
     }
 }
 
+/// `text` without the whitespace around it, in the same allocation when there is none.
+fn trimmed(text: String) -> String {
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_owned()
+    }
+}
+
 /// The moderation status as exports write it: `1` approved, `0` pending, `spam`, `trash`.
 pub fn status_name(approved: &str) -> &'static str {
     match approved.trim() {
@@ -105,21 +114,19 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     if ns != Ns::WordPress {
                         continue;
                     }
-                    let value = || {
-                        let t = text.trim();
-                        (!t.is_empty()).then(|| t.to_owned())
-                    };
+                    let text = trimmed(text);
+                    let value = |text: String| (!text.is_empty()).then_some(text);
                     match name.as_str() {
-                        "comment_id" => c.id = value(),
-                        "comment_author" => c.author = value(),
-                        "comment_author_email" => c.author_email = value(),
-                        "comment_author_url" => c.author_url = value(),
-                        "comment_author_IP" => c.user_ip = value(),
-                        "comment_content" => c.content = text.trim().to_owned(),
-                        "comment_type" => c.kind = value(),
-                        "comment_date_gmt" => c.date = value().or(c.date.take()),
-                        "comment_date" if c.date.is_none() => c.date = value(),
-                        "comment_parent" => c.parent = value().filter(|p| p != "0"),
+                        "comment_id" => c.id = value(text),
+                        "comment_author" => c.author = value(text),
+                        "comment_author_email" => c.author_email = value(text),
+                        "comment_author_url" => c.author_url = value(text),
+                        "comment_author_IP" => c.user_ip = value(text),
+                        "comment_content" => c.content = text,
+                        "comment_type" => c.kind = value(text),
+                        "comment_date_gmt" => c.date = value(text).or(c.date.take()),
+                        "comment_date" if c.date.is_none() => c.date = value(text),
+                        "comment_parent" => c.parent = value(text).filter(|p| p != "0"),
                         "comment_approved" => *status = Some(status_name(&text).to_owned()),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;

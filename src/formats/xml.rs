@@ -5,6 +5,7 @@
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
+use compact_str::CompactString;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -37,14 +38,14 @@ pub enum XmlEvent {
     /// An element opens; `id` is its `dsq:id`-like `id` attribute, if any.
     Start {
         ns: Ns,
-        name: String,
+        name: CompactString,
         id: Option<String>,
     },
     /// An element closes, with the text gathered since the last start or end (its first
     /// [`MAX_FIELD_BYTES`]; [`XmlStream::take_truncated`] says whether there was more).
     End {
         ns: Ns,
-        name: String,
+        name: CompactString,
         text: String,
     },
     Eof,
@@ -97,7 +98,9 @@ pub struct XmlStream<R> {
     truncated: bool,
     file: PathBuf,
     /// An element that was empty (`<x/>`) still owes its end.
-    pending_end: Option<(Ns, String)>,
+    pending_end: Option<(Ns, CompactString)>,
+    /// The last namespace classified, and what it is (an export uses two or three, over and over).
+    last_ns: (Vec<u8>, Ns),
 }
 
 impl<R: BufRead> XmlStream<R> {
@@ -114,6 +117,7 @@ impl<R: BufRead> XmlStream<R> {
             truncated: false,
             file: file.to_owned(),
             pending_end: None,
+            last_ns: (Vec::new(), Ns::Other),
         }
     }
 
@@ -153,21 +157,6 @@ impl<R: BufRead> XmlStream<R> {
         )
     }
 
-    /// Gathers text up to [`MAX_FIELD_BYTES`]; beyond, it is dropped and the stream marked truncated.
-    fn push_text(&mut self, s: &str) {
-        let room = MAX_FIELD_BYTES.saturating_sub(self.text.len());
-        if s.len() <= room {
-            self.text.push_str(s);
-            return;
-        }
-        let mut cut = room;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.text.push_str(&s[..cut]);
-        self.truncated = true;
-    }
-
     pub fn next_event(&mut self) -> Result<XmlEvent, ReadError> {
         if let Some((ns, name)) = self.pending_end.take() {
             return Ok(XmlEvent::End {
@@ -186,13 +175,24 @@ impl<R: BufRead> XmlStream<R> {
                 Err(e) => Step::Error(format!("malformed XML: {e}")),
                 Ok((resolved, event)) => {
                     let ns = match resolved {
-                        ResolveResult::Bound(n) => classify(n.as_ref()),
+                        ResolveResult::Bound(n) if n.as_ref() == self.last_ns.0 => self.last_ns.1,
+                        ResolveResult::Bound(n) => {
+                            let ns = classify(n.as_ref());
+                            self.last_ns = (n.as_ref().to_vec(), ns);
+                            ns
+                        }
                         _ => Ns::Other,
+                    };
+                    let text = &mut self.text;
+                    let mut push_text = |s: &str| {
+                        if !push_within(text, s, MAX_FIELD_BYTES) {
+                            self.truncated = true;
+                        }
                     };
                     match event {
                         Event::Start(ref e) | Event::Empty(ref e) => Step::Start {
                             ns,
-                            name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                            name: name_of(e.local_name().as_ref()),
                             id: e
                                 .attributes()
                                 .flatten()
@@ -206,21 +206,32 @@ impl<R: BufRead> XmlStream<R> {
                         },
                         Event::End(e) => Step::End {
                             ns,
-                            name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
+                            name: name_of(e.local_name().as_ref()),
                         },
+                        // Text goes straight into the element's text.
                         Event::Text(t) => match t.decode() {
-                            Ok(s) => Step::Text(s.into_owned()),
+                            Ok(s) => {
+                                push_text(&s);
+                                Step::Skip
+                            }
                             Err(e) => Step::Error(format!("undecodable text: {e}")),
                         },
                         Event::CData(c) => match c.decode() {
-                            Ok(s) => Step::Text(s.into_owned()),
+                            Ok(s) => {
+                                push_text(&s);
+                                Step::Skip
+                            }
                             Err(e) => Step::Error(format!("undecodable CDATA: {e}")),
                         },
                         Event::GeneralRef(r) => match r.resolve_char_ref() {
-                            Ok(Some(c)) => Step::Text(c.to_string()),
+                            Ok(Some(c)) => {
+                                push_text(c.encode_utf8(&mut [0; 4]));
+                                Step::Skip
+                            }
                             Ok(None) => {
                                 let entity = format!("&{};", String::from_utf8_lossy(&r));
-                                Step::Text(html_escape::decode_html_entities(&entity).into_owned())
+                                push_text(&html_escape::decode_html_entities(&entity));
+                                Step::Skip
                             }
                             Err(e) => Step::Error(format!("bad character reference: {e}")),
                         },
@@ -247,7 +258,6 @@ impl<R: BufRead> XmlStream<R> {
                     let text = std::mem::take(&mut self.text);
                     return Ok(XmlEvent::End { ns, name, text });
                 }
-                Step::Text(s) => self.push_text(&s),
                 Step::Eof => return Ok(XmlEvent::Eof),
                 Step::Skip => {}
                 Step::Error(message) => return Err(self.error(message)),
@@ -259,18 +269,40 @@ impl<R: BufRead> XmlStream<R> {
 enum Step {
     Start {
         ns: Ns,
-        name: String,
+        name: CompactString,
         id: Option<String>,
         empty: bool,
     },
     End {
         ns: Ns,
-        name: String,
+        name: CompactString,
     },
-    Text(String),
     Eof,
     Skip,
     Error(String),
+}
+
+/// An element's name (UTF-8 in every export seen; replacement characters otherwise).
+fn name_of(bytes: &[u8]) -> CompactString {
+    match std::str::from_utf8(bytes) {
+        Ok(name) => CompactString::new(name),
+        Err(_) => CompactString::from_utf8_lossy(bytes),
+    }
+}
+
+/// Appends `s` to `text` up to `max` bytes in all (cut at a character boundary); `false` if it was cut.
+fn push_within(text: &mut String, s: &str, max: usize) -> bool {
+    let room = max.saturating_sub(text.len());
+    if s.len() <= room {
+        text.push_str(s);
+        return true;
+    }
+    let mut cut = room;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.push_str(&s[..cut]);
+    false
 }
 
 /// Parses an XML boolean as exports write it.
@@ -312,8 +344,8 @@ mod tests {
                 _ => {}
             }
         }
-        assert_eq!(ends[0], ("b".to_owned(), MAX_FIELD_BYTES, true));
-        assert_eq!(ends[1], ("c".to_owned(), 1, false));
+        assert_eq!(ends[0], ("b".into(), MAX_FIELD_BYTES, true));
+        assert_eq!(ends[1], ("c".into(), 1, false));
 
         let huge = format!("<a><b>{}</b></a>", "x".repeat(MAX_PIECE_BYTES + (1 << 20)));
         // Read as from a file, a buffer at a time.
@@ -328,6 +360,34 @@ mod tests {
         };
         assert!(!err.is_skippable());
         assert!(err.to_string().contains("longer than 64 MiB"), "{err}");
+    }
+
+    #[test]
+    fn each_element_gets_its_own_namespace_when_they_alternate() {
+        let xml = r#"<rss xmlns:wp="http://wordpress.org/export/1.2/" xmlns:dsq="http://disqus.com/disqus-internals">
+            <wp:a>1</wp:a><wp:b>2</wp:b><dsq:c>3</dsq:c><d>4</d><wp:e>5</wp:e><dsq:f>6</dsq:f></rss>"#;
+        let mut stream = XmlStream::new(xml.as_bytes(), Path::new("x"));
+        let mut ends = Vec::new();
+        loop {
+            match stream.next_event().expect("reads") {
+                XmlEvent::Eof => break,
+                XmlEvent::End { ns, name, text } if name != "rss" => ends.push((ns, name, text)),
+                _ => {}
+            }
+        }
+        let expected = [
+            (Ns::WordPress, "a", "1"),
+            (Ns::WordPress, "b", "2"),
+            (Ns::DisqusInternals, "c", "3"),
+            (Ns::Other, "d", "4"),
+            (Ns::WordPress, "e", "5"),
+            (Ns::DisqusInternals, "f", "6"),
+        ];
+        let got: Vec<(Ns, &str, &str)> = ends
+            .iter()
+            .map(|(ns, name, text)| (*ns, name.as_str(), text.as_str()))
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]
