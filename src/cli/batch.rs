@@ -13,7 +13,7 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{hint, Chunk, FormatArgs, Item, BLOCK};
+use super::input::{hint, Chunk, Disposal, FormatArgs, Item, BLOCK};
 use super::ModelArg;
 use crate::engine::{FeatureExtractor, SpamModel, Verdict};
 use crate::formats::{Position, ReadError};
@@ -249,6 +249,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let bar = chunks.progress_bar();
     let mut tally = Tally::default();
     let skip_invalid = args.format.skip_invalid;
+    let disposal = Disposal::new();
     let result = (|| -> anyhow::Result<()> {
         for chunk in chunks.iter() {
             let done: Vec<Block> = chunk
@@ -276,6 +277,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             if to_writer.send(done).is_err() {
                 break;
             }
+            disposal.dispose(chunk);
             bar.set_position(chunks.bytes_read());
         }
         Ok(())

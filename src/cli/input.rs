@@ -235,6 +235,50 @@ impl Chunk {
     }
 }
 
+/// Drops what it is given on a thread of its own. A chunk of an XML export holds thousands of parsed
+/// comments: freed between two chunks by the thread that hands out the work, they kept every worker
+/// waiting (a ninth of the CPU time of a WXR batch went to it, `perf record`).
+pub struct Disposal<T: Send + 'static> {
+    tx: Option<mpsc::SyncSender<T>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> Disposal<T> {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::sync_channel::<T>(2);
+        let thread = std::thread::spawn(move || rx.into_iter().for_each(drop));
+        Disposal {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn dispose(&self, item: T) {
+        if let Some(tx) = &self.tx {
+            // Should the thread be gone, the item comes back and is dropped here.
+            if let Err(mpsc::SendError(item)) = tx.send(item) {
+                drop(item);
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Default for Disposal<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + 'static> Drop for Disposal<T> {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic while dropping left nothing to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Counts the bytes read, for the progress bar.
 struct Counting<R> {
     inner: R,
@@ -478,6 +522,7 @@ impl FormatArgs {
             unlabeled: 0,
             statuses: Default::default(),
         };
+        let disposal = Disposal::new();
         for path in paths {
             let chunks = self.chunks(path)?;
             let bar = chunks.progress_bar();
@@ -507,6 +552,7 @@ impl FormatArgs {
                                 e
                             }));
                     }
+                    disposal.dispose(chunk);
                 }
                 Ok(())
             })();
@@ -562,5 +608,21 @@ impl FormatArgs {
             }
         }
         block
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_disposed_of_is_dropped_once_the_disposal_is() {
+        let held = Arc::new(());
+        let disposal = Disposal::new();
+        for _ in 0..100 {
+            disposal.dispose(vec![Arc::clone(&held); 3]);
+        }
+        drop(disposal);
+        assert_eq!(Arc::strong_count(&held), 1);
     }
 }
