@@ -237,7 +237,7 @@ impl Chunk {
 
 /// Drops what it is given on a thread of its own. A chunk of an XML export holds thousands of parsed
 /// comments: freed between two chunks by the thread that hands out the work, they kept every worker
-/// waiting (a ninth of the CPU time of a WXR batch went to it, `perf record`).
+/// waiting (that thread had 9% of a WXR batch's CPU samples, `perf record`).
 pub struct Disposal<T: Send + 'static> {
     tx: Option<mpsc::SyncSender<T>>,
     thread: Option<JoinHandle<()>>,

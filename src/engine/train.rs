@@ -292,10 +292,16 @@ pub fn train(
 /// Word triples kept in the model must occur in at least this many training comments: most occur once,
 /// and one seen once says little that its words and pairs do not (it would only grow the model).
 const MIN_TRIPLE_COUNT: u32 = 2;
+// Counting skips the triples seen once ([`RepeatedTriples`]): none of them may be kept.
+const _: () = assert!(MIN_TRIPLE_COUNT >= 2);
+
+fn is_triple(id: u64) -> bool {
+    kind_index(id) == FeatureKind::ThreeWords as usize
+}
 
 /// How many training comments must hold a feature for the model to keep it.
 fn min_count_of(id: u64, min_count: u32) -> u32 {
-    if kind_index(id) == FeatureKind::ThreeWords as usize {
+    if is_triple(id) {
         min_count.max(MIN_TRIPLE_COUNT)
     } else {
         min_count
@@ -371,10 +377,6 @@ struct RepeatedTriples {
 }
 
 impl RepeatedTriples {
-    fn is_triple(id: u64) -> bool {
-        kind_index(id) == FeatureKind::ThreeWords as usize
-    }
-
     fn find(examples: &[Example]) -> Self {
         use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
         let ids: usize = examples.iter().map(|e| e.ids.len()).sum();
@@ -387,7 +389,7 @@ impl RepeatedTriples {
         let (seen, twice) = (words(), words());
         let mask = bits as u64 - 1;
         examples.par_iter().for_each(|e| {
-            for &id in e.ids.iter().filter(|&&id| Self::is_triple(id)) {
+            for &id in e.ids.iter().filter(|&&id| is_triple(id)) {
                 let (word, bit) = Self::place(id, mask);
                 if seen[word].fetch_or(bit, Relaxed) & bit != 0 {
                     twice[word].fetch_or(bit, Relaxed);
@@ -409,7 +411,7 @@ impl RepeatedTriples {
     /// Whether `id` is worth counting: not a triple, or a triple that may occur twice.
     #[inline]
     fn may_hold(&self, id: u64) -> bool {
-        if !Self::is_triple(id) {
+        if !is_triple(id) {
             return true;
         }
         let (word, bit) = Self::place(id, self.mask);
@@ -530,7 +532,7 @@ pub(crate) mod tests {
                 c.sums[fold_of(e.group)][usize::from(e.spam)] += value.get(id) as f32;
             }
         }
-        let triple = |id: &u64| RepeatedTriples::is_triple(*id);
+        let triple = |id: &u64| is_triple(*id);
         let singles: Vec<u64> = plain
             .iter()
             .filter(|(id, c)| triple(id) && c.without(usize::MAX).0 == 1)
