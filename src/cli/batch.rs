@@ -135,7 +135,7 @@ struct Tally {
     discard: u64,
     skipped: u64,
     /// Comments per moderation status in the export.
-    statuses: std::collections::BTreeMap<String, u64>,
+    statuses: std::collections::BTreeMap<&'static str, u64>,
     /// Approved on the site but called spam here; marked spam on the site but called ham here.
     approved_called_spam: u64,
     spam_called_ham: u64,
@@ -151,13 +151,13 @@ impl Tally {
         self.discard += other.discard;
         self.skipped += other.skipped;
         for (k, v) in &other.statuses {
-            *self.statuses.entry(k.clone()).or_default() += v;
+            *self.statuses.entry(k).or_default() += v;
         }
         self.approved_called_spam += other.approved_called_spam;
         self.spam_called_ham += other.spam_called_ham;
     }
 
-    fn count(&mut self, verdict: Verdict, discard: bool, status: Option<&str>) {
+    fn count(&mut self, verdict: Verdict, discard: bool, status: Option<&'static str>) {
         self.scored += 1;
         self.discard += u64::from(discard);
         match verdict {
@@ -166,7 +166,7 @@ impl Tally {
             Verdict::Ham => self.ham += 1,
         }
         if let Some(status) = status {
-            *self.statuses.entry(status.to_owned()).or_default() += 1;
+            *self.statuses.entry(status).or_default() += 1;
             match (status, verdict) {
                 ("approved", Verdict::Spam) => self.approved_called_spam += 1,
                 ("spam", Verdict::Ham) => self.spam_called_ham += 1,

@@ -168,7 +168,7 @@ impl FormatArgs {
                 match record {
                     Ok(r) => {
                         let mut comment = r.comment;
-                        if let Some(status) = &r.status {
+                        if let Some(status) = r.status {
                             comment.label = self.label_for_status(status);
                         }
                         comments.push(comment);
@@ -216,7 +216,7 @@ impl Chunk {
         item: &'a Item,
         file: &Path,
         slot: &'a mut Option<Comment>,
-    ) -> Result<(&'a Comment, Position, Option<&'a str>), ReadError> {
+    ) -> Result<(&'a Comment, Position, Option<&'static str>), ReadError> {
         match item {
             Item::Line(n, range) => {
                 let text = std::str::from_utf8(&self.text[range.clone()]).map_err(|e| {
@@ -229,7 +229,7 @@ impl Chunk {
                 let comment = slot.insert(parse_line(text, file, *n)?);
                 Ok((comment, Position::Line(*n), None))
             }
-            Item::Parsed(r) => Ok((&r.comment, r.position, r.status.as_deref())),
+            Item::Parsed(r) => Ok((&r.comment, r.position, r.status)),
             Item::Bad(e) => Err(e.clone()),
         }
     }
@@ -499,7 +499,7 @@ pub struct ReadExamples {
     /// Comments without a label, left out.
     pub unlabeled: u64,
     /// For exports: comments per moderation status, and whether each status was used.
-    pub statuses: std::collections::BTreeMap<String, (u64, bool)>,
+    pub statuses: std::collections::BTreeMap<&'static str, (u64, bool)>,
 }
 
 /// What one worker made of a block of records.
@@ -507,7 +507,7 @@ struct ExampleBlock {
     examples: Vec<Example>,
     skipped: u64,
     unlabeled: u64,
-    statuses: std::collections::BTreeMap<String, (u64, bool)>,
+    statuses: std::collections::BTreeMap<&'static str, (u64, bool)>,
     error: Option<ReadError>,
 }
 
@@ -580,7 +580,7 @@ impl FormatArgs {
                     let comment = match status {
                         Some(status) => {
                             let label = self.label_for_status(status);
-                            let e = block.statuses.entry(status.to_owned()).or_default();
+                            let e = block.statuses.entry(status).or_default();
                             e.0 += 1;
                             e.1 |= label.is_some();
                             if label == comment.label {

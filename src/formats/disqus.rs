@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
-use super::xml::{truthy, Ns, XmlEvent, XmlStream};
+use super::xml::{non_empty, trimmed, truthy, Ns, XmlEvent, XmlStream};
 use super::{Position, ReadError, Record};
 use crate::engine::{Comment, Label};
 
@@ -82,20 +82,19 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                     _ => {}
                 },
                 XmlEvent::End { ns, name, text } => {
-                    let t = text.trim();
-                    let value = (!t.is_empty()).then(|| t.to_owned());
+                    // Each field takes the text (trimmed, moved), and only a field that is kept.
                     if let Some((post, _)) = self.post.as_mut() {
                         let c = &mut post.comment;
                         match (name.as_str(), self.in_author) {
-                            ("name", true) => c.author = value,
-                            ("email", true) => c.author_email = value,
-                            ("username", true) if c.author.is_none() => c.author = value,
+                            ("name", true) => c.author = non_empty(text),
+                            ("email", true) => c.author_email = non_empty(text),
+                            ("username", true) if c.author.is_none() => c.author = non_empty(text),
                             ("author", true) => self.in_author = false,
-                            ("message", false) => c.content = t.to_owned(),
-                            ("ipAddress", false) => c.user_ip = value,
-                            ("createdAt", false) => c.date = value,
-                            ("isSpam", false) => post.spam = truthy(t),
-                            ("isDeleted", false) => post.deleted = truthy(t),
+                            ("message", false) => c.content = trimmed(text),
+                            ("ipAddress", false) => c.user_ip = non_empty(text),
+                            ("createdAt", false) => c.date = non_empty(text),
+                            ("isSpam", false) => post.spam = truthy(&text),
+                            ("isDeleted", false) => post.deleted = truthy(&text),
                             ("post", false) if ns != Ns::DisqusInternals => {
                                 let (mut post, position) = self.post.take()?;
                                 if self.xml.take_truncated() {
@@ -122,15 +121,15 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                                 return Some(Ok(Record {
                                     comment: post.comment,
                                     position,
-                                    status: Some(status.to_owned()),
+                                    status: Some(status),
                                 }));
                             }
                             _ => {}
                         }
                     } else if let Some((_, title, link)) = self.thread.as_mut() {
                         match name.as_str() {
-                            "title" => *title = value,
-                            "link" => *link = value,
+                            "title" => *title = non_empty(text),
+                            "link" => *link = non_empty(text),
                             "thread" => {
                                 if let Some((id, title, link)) = self.thread.take() {
                                     self.threads.insert(id, (title, link));
@@ -182,7 +181,7 @@ mod tests {
         assert_eq!(rows[1].comment.author.as_deref(), Some("rina"));
         assert_eq!(rows[1].comment.label, Some(Label::Ham));
         assert_eq!(rows[1].comment.parent.as_deref(), Some("4"));
-        assert_eq!(rows[2].status.as_deref(), Some("deleted"));
+        assert_eq!(rows[2].status, Some("deleted"));
         assert_eq!(rows[2].comment.label, None);
     }
 }

@@ -46,7 +46,7 @@ pub struct Record {
     pub position: Position,
     /// The site's own moderation status, where the export keeps one (approved, pending, spam, trash,
     /// deleted).
-    pub status: Option<String>,
+    pub status: Option<&'static str>,
 }
 
 /// A record that could not be read, or a file that could not be opened.

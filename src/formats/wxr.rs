@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use super::xml::{Ns, XmlEvent, XmlStream};
+use super::xml::{trimmed, Ns, XmlEvent, XmlStream};
 use super::{Position, ReadError, Record};
 use crate::engine::{Comment, Label};
 
@@ -15,7 +15,7 @@ pub struct WxrReader<R> {
     post_title: Option<String>,
     post_link: Option<String>,
     /// The comment being read, and where it started.
-    comment: Option<(Comment, Option<String>, Position)>,
+    comment: Option<(Comment, Option<&'static str>, Position)>,
     done: bool,
 }
 
@@ -28,15 +28,6 @@ impl<R: BufRead> WxrReader<R> {
             comment: None,
             done: false,
         }
-    }
-}
-
-/// `text` without the whitespace around it, in the same allocation when there is none.
-fn trimmed(text: String) -> String {
-    if text.trim().len() == text.len() {
-        text
-    } else {
-        text.trim().to_owned()
     }
 }
 
@@ -127,14 +118,14 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                         "comment_date_gmt" => c.date = value(text).or(c.date.take()),
                         "comment_date" if c.date.is_none() => c.date = value(text),
                         "comment_parent" => c.parent = value(text).filter(|p| p != "0"),
-                        "comment_approved" => *status = Some(status_name(&text).to_owned()),
+                        "comment_approved" => *status = Some(status_name(&text)),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;
                             if self.xml.take_truncated() {
                                 return Some(Err(self.xml.too_long(position, "comment")));
                             }
-                            let status = status.unwrap_or_else(|| "approved".to_owned());
-                            comment.label = label_of(&status);
+                            let status = status.unwrap_or("approved");
+                            comment.label = label_of(status);
                             return Some(Ok(Record {
                                 comment,
                                 position,
@@ -186,7 +177,7 @@ mod tests {
         );
         assert_eq!(pingback.comment.kind.as_deref(), Some("pingback"));
         assert_eq!(pingback.comment.label, Some(Label::Spam));
-        assert_eq!(pingback.status.as_deref(), Some("spam"));
+        assert_eq!(pingback.status, Some("spam"));
         assert_eq!(
             pingback.comment.content,
             "[&hellip;] joki rank murah [&hellip;]"
@@ -194,7 +185,7 @@ mod tests {
         assert_eq!(rows[1].comment.content, "Nice «post» \u{2019}");
         assert_eq!(rows[1].comment.kind, None);
         assert_eq!(rows[1].comment.label, Some(Label::Ham));
-        assert_eq!(rows[2].status.as_deref(), Some("trash"));
+        assert_eq!(rows[2].status, Some("trash"));
         assert_eq!(rows[2].comment.parent.as_deref(), Some("8"));
         assert_eq!(rows[2].comment.date.as_deref(), Some("2024-05-02 10:00:00"));
         assert_eq!(rows[2].comment.label, None);

@@ -306,6 +306,21 @@ fn push_within(text: &mut String, s: &str, max: usize) -> bool {
 }
 
 /// Parses an XML boolean as exports write it.
+/// `text` without the whitespace around it, in the same allocation when there is none.
+pub fn trimmed(text: String) -> String {
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_owned()
+    }
+}
+
+/// `text` trimmed, `None` when nothing is left.
+pub fn non_empty(text: String) -> Option<String> {
+    let text = trimmed(text);
+    (!text.is_empty()).then_some(text)
+}
+
 pub fn truthy(s: &str) -> bool {
     matches!(s.trim(), "true" | "1" | "yes")
 }
