@@ -130,6 +130,28 @@ fn generate_wxr(path: &Path, n: usize, seed: u64) -> std::io::Result<()> {
     out.flush()
 }
 
+/// The machine's speed right now, as the time of a fixed piece of work (sorting 262,144 pseudo-random
+/// numbers 16 times on one thread, best of three): this machine is shared and its speed changes by half
+/// from one day or one minute to the next, so figures of different runs compare only with it. (Small,
+/// so this process stays small: a child started by `posix_spawn` inherits its peak memory.)
+fn reference_ms() -> f64 {
+    let mut rng = Rng(0x5eed);
+    let keys: Vec<u64> = (0..1 << 18).map(|_| rng.next()).collect();
+    let mut k = keys.clone();
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..16 {
+                k.copy_from_slice(&keys);
+                k.sort_unstable();
+            }
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            assert!(k.windows(2).all(|w| w[0] <= w[1]));
+            ms
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Runs the saring binary; returns wall seconds and peak memory in MiB.
 // The child is reaped by `wait4`, which also reports its own peak memory.
 #[allow(clippy::zombie_processes)]
@@ -173,6 +195,7 @@ fn main() {
         generate(&batch_file, n_batch, false, 11).expect("batch data");
     }
     let os = |p: &Path| p.as_os_str().to_owned();
+    let reference_before = reference_ms();
 
     let (train_wall, train_rss) = run(&[
         "train".as_ref(),
@@ -252,6 +275,7 @@ fn main() {
     let per_explained = start.elapsed().as_secs_f64() / (rounds / 10 * comments.len()) as f64;
     assert!(sink.is_finite());
 
+    let reference_after = reference_ms();
     println!("| what | comments | wall time | comments/s | peak memory |");
     println!("|---|---|---|---|---|");
     println!(
@@ -285,5 +309,8 @@ fn main() {
         rounds / 10 * comments.len(),
         per_explained * 1e6,
         1.0 / per_explained
+    );
+    println!(
+        "\nmachine reference (16 sorts of 262,144 pseudo-random u64, one thread, best of 3): {reference_before:.0} ms before, {reference_after:.0} ms after"
     );
 }
