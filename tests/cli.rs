@@ -370,14 +370,9 @@ fn wxr_exports_train_on_spam_and_approved_only() {
 
 #[test]
 fn the_shared_wxr_and_disqus_samples_are_read_in_full() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if !dir.is_dir() {
-        eprintln!(
-            "SKIPPED: {} is absent; format samples not read",
-            dir.display()
-        );
+    let Some(dir) = common::shared_data("format samples not read") else {
         return;
-    }
+    };
     let work = tempfile::tempdir().expect("temp dir");
     let model = trained_model(work.path());
     for (file, comments) in [

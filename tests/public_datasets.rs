@@ -10,16 +10,7 @@ mod common;
 use common::{assert_success, saring};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent; public-dataset accuracy not measured",
-            dir.display()
-        );
-        None
-    }
+    common::shared_data("public-dataset accuracy not measured")
 }
 
 /// Runs `saring eval --json` with these arguments and returns its report.
