@@ -255,10 +255,8 @@ impl<T: Send + 'static> Disposal<T> {
 
     pub fn dispose(&self, item: T) {
         if let Some(tx) = &self.tx {
-            // Should the thread be gone, the item comes back and is dropped here.
-            if let Err(mpsc::SendError(item)) = tx.send(item) {
-                drop(item);
-            }
+            // Should the thread be gone, the item comes back in the error and is dropped here.
+            let _ = tx.send(item);
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use super::xml::{trimmed, Ns, XmlEvent, XmlStream};
+use super::xml::{non_empty, trimmed, Ns, XmlEvent, XmlStream};
 use super::{Position, ReadError, Record};
 use crate::engine::{Comment, Label};
 
@@ -105,19 +105,18 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     if ns != Ns::WordPress {
                         continue;
                     }
-                    let text = trimmed(text);
-                    let value = |text: String| (!text.is_empty()).then_some(text);
+                    // Each field takes the text (trimmed, moved), and only a field that is kept.
                     match name.as_str() {
-                        "comment_id" => c.id = value(text),
-                        "comment_author" => c.author = value(text),
-                        "comment_author_email" => c.author_email = value(text),
-                        "comment_author_url" => c.author_url = value(text),
-                        "comment_author_IP" => c.user_ip = value(text),
-                        "comment_content" => c.content = text,
-                        "comment_type" => c.kind = value(text),
-                        "comment_date_gmt" => c.date = value(text).or(c.date.take()),
-                        "comment_date" if c.date.is_none() => c.date = value(text),
-                        "comment_parent" => c.parent = value(text).filter(|p| p != "0"),
+                        "comment_id" => c.id = non_empty(text),
+                        "comment_author" => c.author = non_empty(text),
+                        "comment_author_email" => c.author_email = non_empty(text),
+                        "comment_author_url" => c.author_url = non_empty(text),
+                        "comment_author_IP" => c.user_ip = non_empty(text),
+                        "comment_content" => c.content = trimmed(text),
+                        "comment_type" => c.kind = non_empty(text),
+                        "comment_date_gmt" => c.date = non_empty(text).or(c.date.take()),
+                        "comment_date" if c.date.is_none() => c.date = non_empty(text),
+                        "comment_parent" => c.parent = non_empty(text).filter(|p| p != "0"),
                         "comment_approved" => *status = Some(status_name(&text)),
                         "comment" => {
                             let (mut comment, status, position) = self.comment.take()?;

@@ -305,7 +305,6 @@ fn push_within(text: &mut String, s: &str, max: usize) -> bool {
     false
 }
 
-/// Parses an XML boolean as exports write it.
 /// `text` without the whitespace around it, in the same allocation when there is none.
 pub fn trimmed(text: String) -> String {
     if text.trim().len() == text.len() {
@@ -321,6 +320,7 @@ pub fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// Parses an XML boolean as exports write it.
 pub fn truthy(s: &str) -> bool {
     matches!(s.trim(), "true" | "1" | "yes")
 }
