@@ -11,6 +11,8 @@
 //! feature. The same code serves scoring, which only needs ids, and explaining, which also wants a
 //! description: callers pass a [`FeatureSink`] and descriptions are built only when asked for.
 
+use std::borrow::Cow;
+
 use compact_str::{format_compact, CompactString};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -546,11 +548,9 @@ impl FeatureExtractor {
             } else {
                 FeatureKind::AuthorDomain
             };
-            sink.add(feature_id(kind, &domain), || {
-                Feature::new(kind, domain.clone())
-            });
-            sink.add(feature_id(FeatureKind::AuthorTld, &tld), || {
-                Feature::new(FeatureKind::AuthorTld, tld.clone())
+            sink.add(feature_id(kind, domain), || Feature::new(kind, domain));
+            sink.add(feature_id(FeatureKind::AuthorTld, tld), || {
+                Feature::new(FeatureKind::AuthorTld, tld)
             });
             if linkback {
                 let own = comment.permalink.as_deref().and_then(host_of_url);
@@ -741,12 +741,12 @@ fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
             continue;
         };
         count += 1;
-        let (domain, tld) = domain_and_suffix(&host);
-        sink.add(feature_id(FeatureKind::LinkDomain, &domain), || {
-            Feature::new(FeatureKind::LinkDomain, domain.clone())
+        let (domain, tld) = domain_and_suffix(host);
+        sink.add(feature_id(FeatureKind::LinkDomain, domain), || {
+            Feature::new(FeatureKind::LinkDomain, domain)
         });
-        sink.add(feature_id(FeatureKind::LinkTld, &tld), || {
-            Feature::new(FeatureKind::LinkTld, tld.clone())
+        sink.add(feature_id(FeatureKind::LinkTld, tld), || {
+            Feature::new(FeatureKind::LinkTld, tld)
         });
     }
     count
@@ -754,7 +754,7 @@ fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
 
 /// The host of a chunk of text that is a link: with a scheme, starting `www.`, or a bare domain
 /// whose suffix is a known one (`slotgacor88.xyz`, `shop.example.com/x`).
-fn link_host(chunk: &str) -> Option<String> {
+fn link_host(chunk: &str) -> Option<&str> {
     if chunk.len() < 4 || !chunk.contains('.') {
         return None;
     }
@@ -773,61 +773,85 @@ fn link_host(chunk: &str) -> Option<String> {
 
 /// The host at the start of `rest` (a URL without its scheme); a host without a scheme or `www.` must
 /// end in a known public suffix.
-fn link_host_of(rest: &str, explicit: bool) -> Option<String> {
-    let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
+fn link_host_of(rest: &str, explicit: bool) -> Option<&str> {
+    // Byte by byte: every character looked for is ASCII; only a host that is not ASCII is checked
+    // character by character.
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b':'))
+        .unwrap_or(rest.len());
     let host = rest[..end].trim_end_matches(['.', '!', ';']);
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    if host.len() < 4 || !host.contains('.') {
+    let host = match memchr::memrchr(b'@', host.as_bytes()) {
+        Some(at) => &host[at + 1..],
+        None => host,
+    };
+    if host.len() < 4 || memchr::memchr(b'.', host.as_bytes()).is_none() {
         return None;
     }
-    if !host
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+    let all = |text: &str, ascii: fn(u8) -> bool, other: fn(char) -> bool| {
+        if text.is_ascii() {
+            text.bytes().all(ascii)
+        } else {
+            text.chars().all(other)
+        }
+    };
+    let host_char = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let host_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    if !all(host, host_byte, host_char)
         || host.starts_with(['.', '-'])
-        || host.contains("..")
+        || host.as_bytes().windows(2).any(|w| w == b"..")
     {
         return None;
     }
-    let last = host.rsplit('.').next().unwrap_or("");
-    if last.len() < 2 || !last.chars().all(char::is_alphabetic) {
+    let last = memchr::memrchr(b'.', host.as_bytes()).map_or(host, |dot| &host[dot + 1..]);
+    if last.len() < 2 || !all(last, |b| b.is_ascii_alphabetic(), char::is_alphabetic) {
         return None;
     }
     if !explicit && !psl::suffix(host.as_bytes()).is_some_and(|s| s.is_known()) {
         return None;
     }
-    Some(host.to_owned())
+    Some(host)
 }
 
 /// The host of a URL as found in `author_url` (scheme optional).
-fn host_of_url(url: &str) -> Option<String> {
+fn host_of_url(url: &str) -> Option<Cow<'_, str>> {
     let url = url.trim();
     if url.is_empty() {
         return None;
     }
-    let lower;
-    let url = if url.bytes().any(|b| b.is_ascii_uppercase()) || !url.is_ascii() {
-        lower = url.to_lowercase();
-        lower.as_str()
+    let after_scheme = |url: &str| -> usize {
+        match url.find("://") {
+            Some(i) => i + 3,
+            None if url.starts_with("//") => 2,
+            None => 0,
+        }
+    };
+    if url.bytes().any(|b| b.is_ascii_uppercase()) || !url.is_ascii() {
+        let lower = url.to_lowercase();
+        let host = link_host_of(&lower[after_scheme(&lower)..], true)?;
+        Some(Cow::Owned(host.to_owned()))
     } else {
-        url
-    };
-    let rest = match url.find("://") {
-        Some(i) => &url[i + 3..],
-        None => url.strip_prefix("//").unwrap_or(url),
-    };
-    link_host_of(rest, true)
+        link_host_of(&url[after_scheme(url)..], true).map(Cow::Borrowed)
+    }
 }
 
 /// The registrable domain (`slotgacor88.xyz` for `www.slotgacor88.xyz`) and the public suffix.
-fn domain_and_suffix(host: &str) -> (String, String) {
+fn domain_and_suffix(host: &str) -> (&str, &str) {
     let host = host.trim_end_matches('.');
-    let domain = psl::domain(host.as_bytes())
-        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
-        .unwrap_or(host);
-    let suffix = psl::suffix(host.as_bytes())
-        .and_then(|s| std::str::from_utf8(s.as_bytes()).ok())
-        .unwrap_or_else(|| host.rsplit('.').next().unwrap_or(host));
-    (domain.to_owned(), suffix.to_owned())
+    // Both are ends of the host: one lookup finds the domain and, with it, its suffix.
+    let end = |len: usize| host.get(host.len().saturating_sub(len)..);
+    match psl::domain(host.as_bytes()) {
+        Some(domain) => (
+            end(domain.as_bytes().len()).unwrap_or(host),
+            end(domain.suffix().as_bytes().len()).unwrap_or(host),
+        ),
+        None => (
+            host,
+            psl::suffix(host.as_bytes())
+                .and_then(|s| end(s.as_bytes().len()))
+                .unwrap_or_else(|| host.rsplit('.').next().unwrap_or(host)),
+        ),
+    }
 }
 
 /// 9 to 15 digits in groups separated by spaces, dashes, dots or parentheses, maybe after a `+`.
@@ -1013,6 +1037,27 @@ mod tests {
         assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
         assert!(has(&f, FeatureKind::LinkDomain, "example.co.id"));
         assert!(has(&f, FeatureKind::LinkCount, "two links"));
+    }
+
+    #[test]
+    fn domain_and_suffix_are_the_public_suffix_lists() {
+        for host in [
+            "www.slotgacor88.xyz",
+            "toko.example.co.id",
+            "example.co.uk",
+            "co.uk",
+            "xyz",
+            "a.b.c.blogspot.com",
+            "shop.example.unknowntld",
+            "bücher.example.de",
+            "example.com.",
+            "localhost.localdomain",
+        ] {
+            let trimmed = host.trim_end_matches('.');
+            let domain = psl::domain_str(trimmed).unwrap_or(trimmed);
+            let suffix = psl::suffix_str(trimmed).unwrap_or("?");
+            assert_eq!(domain_and_suffix(host), (domain, suffix), "{host}");
+        }
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
 fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     let bytes = text.as_bytes();
     let n = bytes.len();
+    // Most texts have no letter three times in a row: one pass over the whole text spares the
+    // per-word checks.
+    let may_stretch = has_stretch_candidate(bytes);
     let mut i = 0;
     while i < n {
         while i < n && !bytes[i].is_ascii_alphanumeric() {
@@ -120,7 +123,8 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
             .unwrap_or(n - i);
         let apostrophe = bytes.get(end) == Some(&b'\'')
             && bytes.get(end + 1).is_some_and(u8::is_ascii_alphabetic);
-        if !apostrophe && !is_stretched(&bytes[i..end]) {
+        let stretched = may_stretch && is_stretched(&bytes[i..end]);
+        if !apostrophe && !stretched {
             out.buf.push_str(&text[i..end]);
             out.spans.push((start as u32, out.buf.len() as u32));
             i = end;
@@ -169,6 +173,21 @@ fn stretches(c: char) -> bool {
 fn is_stretched(word: &[u8]) -> bool {
     word.windows(3)
         .any(|w| w[0] == w[1] && w[1] == w[2] && stretches(char::from(w[0])))
+}
+
+/// Three of the same letter in a row, stretched ([`stretches`]), anywhere in `bytes` (ASCII text, all
+/// words side by side: a match across two words is only a candidate).
+fn has_stretch_candidate(bytes: &[u8]) -> bool {
+    let Some(n) = bytes.len().checked_sub(2) else {
+        return false;
+    };
+    // Branch-free, so it vectorizes.
+    let triples = bytes[..n].iter().zip(&bytes[1..=n]).zip(&bytes[2..]);
+    let found = triples.fold(0u8, |found, ((&a, &b), &c)| {
+        let stretchable = a.is_ascii_alphabetic() & (a != b'w') & (a != b'x');
+        found | u8::from((a == b) & (b == c) & stretchable)
+    });
+    found != 0
 }
 
 /// Tokenizes into a new value (convenience for tests and one-off calls).
@@ -350,8 +369,16 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
         }
     };
     let n = out.spans.len();
-    // Most texts have no three one-character words in a row: nothing to join.
-    if !(2..n).any(|i| (i - 2..=i).all(|k| single(out, k))) {
+    // Most texts have no three one-character words in a row: nothing to join. (Most words are
+    // ASCII, and one of those is single when it is one byte long.)
+    let bytes = out.buf.as_bytes();
+    let mut run = 0;
+    let three_in_a_row = out.spans.iter().enumerate().any(|(k, &(s, e))| {
+        let one = e - s == 1 || (e - s <= 4 && bytes[s as usize] >= 0x80 && single(out, k));
+        run = if one { run + 1 } else { 0 };
+        run == 3
+    });
+    if !three_in_a_row {
         return;
     }
     let mut i = 0;
@@ -397,17 +424,14 @@ const fn leet_letter(b: u8) -> Option<u8> {
 
 /// A digit [`leet_letter`] knows between two lower-case letters, anywhere in `bytes`.
 fn has_leet_candidate(bytes: &[u8]) -> bool {
-    // Branch-free (a bit per digit 0 to 7 that stands for a letter), so it vectorizes.
-    const LEET_DIGITS: u32 = {
-        let mut mask = 0;
+    // Branch-free, with comparisons only, so it vectorizes: the digits [`leet_letter`] knows are 0 to
+    // 7 except 2 and 6 (checked below and by a test over every byte).
+    const _: () = {
         let mut d = 0;
-        while d < 8 {
-            if leet_letter(b'0' + d).is_some() {
-                mask |= 1 << d;
-            }
+        while d < 10 {
+            assert!(leet_letter(b'0' + d).is_some() == (d < 8 && d != 2 && d != 6));
             d += 1;
         }
-        mask
     };
     let Some(n) = bytes.len().checked_sub(2) else {
         return false;
@@ -415,7 +439,7 @@ fn has_leet_candidate(bytes: &[u8]) -> bool {
     let triples = bytes[..n].iter().zip(&bytes[1..=n]).zip(&bytes[2..]);
     let found = triples.fold(0u8, |found, ((&before, &digit), &after)| {
         let d = digit.wrapping_sub(b'0');
-        let leet = (d < 8) & ((LEET_DIGITS >> (d & 7)) & 1 != 0);
+        let leet = (d < 8) & (d != 2) & (d != 6);
         found | u8::from(leet & before.is_ascii_lowercase() & after.is_ascii_lowercase())
     });
     found != 0
@@ -505,6 +529,23 @@ mod tests {
             }
         }
         assert!(!has_leet_candidate(b"s0"));
+    }
+
+    #[test]
+    fn the_stretch_prefilter_finds_every_stretched_word() {
+        // The branch-free scan must say yes wherever the per-word check does.
+        for b in 0..=127u8 {
+            let triple = [b, b, b];
+            let expected = is_stretched(&triple);
+            assert_eq!(expected, stretches(char::from(b)), "{triple:?}");
+            assert_eq!(has_stretch_candidate(&triple), expected, "{triple:?}");
+            assert_eq!(
+                has_stretch_candidate(&[b'q', b' ', b, b, b, b'!']),
+                expected
+            );
+            assert!(!has_stretch_candidate(&[b, b, b'.', b]));
+        }
+        assert!(!has_stretch_candidate(b"aa"));
     }
 
     #[test]
