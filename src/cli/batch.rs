@@ -177,14 +177,18 @@ impl Tally {
 
     fn summary(&self) -> String {
         let mut s = format!(
-            "scored {} comments: {} spam ({} to discard), {} unsure, {} ham",
-            self.scored, self.spam, self.discard, self.unsure, self.ham
+            "scored {}: {} spam ({} to discard), {} unsure, {} ham",
+            super::count(self.scored, "comment"),
+            self.spam,
+            self.discard,
+            self.unsure,
+            self.ham
         );
         if self.written != self.scored {
             s += &format!("; wrote {}", self.written);
         }
         if self.skipped > 0 {
-            s += &format!("; skipped {} invalid records", self.skipped);
+            s += &format!("; skipped {}", super::count(self.skipped, "invalid record"));
         }
         if !self.statuses.is_empty() {
             let statuses: Vec<String> = self

@@ -105,8 +105,11 @@ fn render(r: &Report) -> String {
         None => "held-out test set".into(),
     };
     s += &format!(
-        "{setup}: {} comments ({} spam, {} ham); {} duplicates removed",
-        r.comments, r.spam, r.ham, r.duplicates_removed
+        "{setup}: {} ({} spam, {} ham); {} removed",
+        super::count(r.comments as u64, "comment"),
+        r.spam,
+        r.ham,
+        super::count(r.duplicates_removed as u64, "duplicate")
     );
     if r.overlap_removed > 0 {
         s += &format!(", {} texts also in training left out", r.overlap_removed);

@@ -92,3 +92,21 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// `n` and the noun, singular for one: `1 comment`, `2 comments`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(super::count(0u64, "comment"), "0 comments");
+        assert_eq!(super::count(1u64, "comment"), "1 comment");
+        assert_eq!(super::count(2u32, "invalid record"), "2 invalid records");
+    }
+}

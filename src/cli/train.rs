@@ -81,8 +81,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             e.index += base;
         }
         eprintln!(
-            "adding {} comments of moderators' feedback from {}",
-            from_feedback.len(),
+            "adding {} of moderators' feedback from {}",
+            super::count(from_feedback.len() as u64, "comment"),
             db.display()
         );
         examples.extend(from_feedback);
@@ -98,9 +98,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let info = model.info();
     let t = model.thresholds();
     eprintln!(
-        "trained {} on {} comments ({} spam, {} ham), {} features",
+        "trained {} on {} ({} spam, {} ham), {} features",
         model.id(),
-        info.spam_comments + info.ham_comments,
+        super::count(info.spam_comments + info.ham_comments, "comment"),
         info.spam_comments,
         info.ham_comments,
         model.vocabulary_size()
