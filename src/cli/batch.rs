@@ -377,15 +377,15 @@ impl BlockScorer<'_> {
         }
         block.tally.written += 1;
         let reasons = reasons.into_iter().map(|r| r.reason).collect();
-        let id = match (&comment.id, position) {
+        let id = match (comment.id, position) {
             (Some(id), _) => Id::Given(id),
             (None, Position::Line(n) | Position::Byte(n)) => Id::Line(n),
         };
         let line = OutLine {
             id,
-            post: comment.post_title.as_deref(),
-            author: comment.author.as_deref(),
-            kind: comment.kind.as_deref(),
+            post: comment.post_title,
+            author: comment.author,
+            kind: comment.kind,
             status,
             score: score.score,
             verdict: score.verdict,

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::engine::train::{example, Example};
-use crate::engine::{Comment, FeatureExtractor, Label};
+use crate::engine::{BorrowedComment, Comment, CommentRef, FeatureExtractor, Label};
 use crate::formats::csv::{CsvOptions, CsvReader, Field};
 use crate::formats::disqus::DisqusReader;
 use crate::formats::jsonl::{parse_line, JsonlReader};
@@ -215,8 +215,8 @@ impl Chunk {
         &'a self,
         item: &'a Item,
         file: &Path,
-        slot: &'a mut Option<Comment>,
-    ) -> Result<(&'a Comment, Position, Option<&'static str>), ReadError> {
+        slot: &'a mut Option<BorrowedComment<'a>>,
+    ) -> Result<(CommentRef<'a>, Position, Option<&'static str>), ReadError> {
         match item {
             Item::Line(n, range) => {
                 let text = std::str::from_utf8(&self.text[range.clone()]).map_err(|e| {
@@ -227,9 +227,9 @@ impl Chunk {
                     )
                 })?;
                 let comment = slot.insert(parse_line(text, file, *n)?);
-                Ok((comment, Position::Line(*n), None))
+                Ok((CommentRef::from(&*comment), Position::Line(*n), None))
             }
-            Item::Parsed(r) => Ok((&r.comment, r.position, r.status)),
+            Item::Parsed(r) => Ok((CommentRef::from(&r.comment), r.position, r.status)),
             Item::Bad(e) => Err(e.clone()),
         }
     }
@@ -574,22 +574,13 @@ impl FormatArgs {
             let mut slot = None;
             match chunk.record(item, path, &mut slot) {
                 Ok((comment, _, status)) => {
-                    let relabeled;
                     let comment = match status {
                         Some(status) => {
                             let label = self.label_for_status(status);
                             let e = block.statuses.entry(status).or_default();
                             e.0 += 1;
                             e.1 |= label.is_some();
-                            if label == comment.label {
-                                comment
-                            } else {
-                                relabeled = Comment {
-                                    label,
-                                    ..comment.clone()
-                                };
-                                &relabeled
-                            }
+                            CommentRef { label, ..comment }
                         }
                         None => comment,
                     };

@@ -17,7 +17,7 @@ use compact_str::{format_compact, CompactString};
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::comment::{Comment, CommentKind};
+use super::comment::{CommentKind, CommentRef};
 use super::normalize::{normalize_into, NormalizedText, Obfuscation};
 use super::tokenize::{tokenize_into, Tokens};
 
@@ -311,13 +311,13 @@ impl FeatureExtractor {
 
     /// The ids of the comment's features, deduplicated (each counts once per comment), in the order
     /// they were found.
-    pub fn ids(&mut self, comment: &Comment, out: &mut Vec<u64>) {
+    pub fn ids<'c>(&mut self, comment: impl Into<CommentRef<'c>>, out: &mut Vec<u64>) {
         self.ids_watched(comment, out, &mut ());
     }
 
     /// As [`Self::ids`], in a vector of their exact size (training keeps one per comment: growing
     /// it id by id would allocate several times and leave a quarter of it unused).
-    pub fn ids_exact(&mut self, comment: &Comment) -> Vec<u64> {
+    pub fn ids_exact<'c>(&mut self, comment: impl Into<CommentRef<'c>>) -> Vec<u64> {
         let mut ids = std::mem::take(&mut self.ids_buffer);
         self.ids(comment, &mut ids);
         let exact = ids.clone();
@@ -327,9 +327,9 @@ impl FeatureExtractor {
 
     /// As [`Self::ids`], also handing every feature, with its description, to `watcher` (duplicates
     /// included): one pass both scores and explains.
-    pub fn ids_watched<W: FeatureSink>(
+    pub fn ids_watched<'c, W: FeatureSink>(
         &mut self,
-        comment: &Comment,
+        comment: impl Into<CommentRef<'c>>,
         out: &mut Vec<u64>,
         watcher: &mut W,
     ) {
@@ -358,7 +358,7 @@ impl FeatureExtractor {
     }
 
     /// The comment's features with their descriptions, deduplicated by id, in the order of [`Self::ids`].
-    pub fn described(&mut self, comment: &Comment) -> Vec<(u64, Feature)> {
+    pub fn described<'c>(&mut self, comment: impl Into<CommentRef<'c>>) -> Vec<(u64, Feature)> {
         let mut out: Vec<(u64, Feature)> = Vec::new();
         self.extract(comment, &mut out);
         let mut seen = std::collections::HashSet::new();
@@ -367,11 +367,16 @@ impl FeatureExtractor {
     }
 
     /// Emits every feature of `comment` into `sink` (duplicates included).
-    pub fn extract<S: FeatureSink>(&mut self, comment: &Comment, sink: &mut S) {
+    pub fn extract<'c, S: FeatureSink>(
+        &mut self,
+        comment: impl Into<CommentRef<'c>>,
+        sink: &mut S,
+    ) {
+        let comment = comment.into();
         let kind = comment.kind();
         let linkback = matches!(kind, CommentKind::Pingback | CommentKind::Trackback);
 
-        normalize_into(&comment.content, &mut self.text);
+        normalize_into(comment.content, &mut self.text);
         let mut flags = self.text.obfuscation;
         tokenize_into(&self.text.text, &mut self.tokens, &mut flags);
         let links = links_in(&self.text.text, sink);
@@ -383,13 +388,13 @@ impl FeatureExtractor {
         );
         self.patterns(sink);
         shape(&self.text, flags, self.tokens.len(), sink);
-        self.author(comment, linkback, sink);
+        self.author(&comment, linkback, sink);
 
         let type_name = match kind {
             CommentKind::Comment => "comment",
             CommentKind::Pingback => "pingback",
             CommentKind::Trackback => "trackback",
-            CommentKind::Other => comment.kind.as_deref().unwrap_or("comment").trim(),
+            CommentKind::Other => comment.kind.unwrap_or("comment").trim(),
         };
         let lowered;
         let type_name = if type_name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -403,13 +408,9 @@ impl FeatureExtractor {
         });
 
         if linkback {
-            self.linkback(comment, sink);
+            self.linkback(sink);
         }
-        if let Some(title) = comment
-            .post_title
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-        {
+        if let Some(title) = comment.post_title.filter(|t| !t.trim().is_empty()) {
             self.topic(title, linkback, sink);
         }
     }
@@ -525,8 +526,8 @@ impl FeatureExtractor {
         }
     }
 
-    fn author<S: FeatureSink>(&mut self, comment: &Comment, linkback: bool, sink: &mut S) {
-        if let Some(author) = comment.author.as_deref() {
+    fn author<S: FeatureSink>(&mut self, comment: &CommentRef, linkback: bool, sink: &mut S) {
+        if let Some(author) = comment.author {
             normalize_into(author, &mut self.side);
             let mut flags = Obfuscation::default();
             tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
@@ -541,7 +542,7 @@ impl FeatureExtractor {
         }
         // Only a website given is evidence: whether a comment form asks for one at all differs from
         // site to site, so its absence says nothing about the comment.
-        if let Some(host) = comment.author_url.as_deref().and_then(host_of_url) {
+        if let Some(host) = comment.author_url.and_then(host_of_url) {
             let (domain, tld) = domain_and_suffix(&host);
             let kind = if linkback {
                 FeatureKind::LinkbackDomain
@@ -553,7 +554,7 @@ impl FeatureExtractor {
                 Feature::new(FeatureKind::AuthorTld, tld)
             });
             if linkback {
-                let own = comment.permalink.as_deref().and_then(host_of_url);
+                let own = comment.permalink.and_then(host_of_url);
                 if own.is_some_and(|own| domain_and_suffix(&own).0 == domain) {
                     sink.add(feature_id(FeatureKind::LinkbackSameSite, ""), || {
                         Feature::new(FeatureKind::LinkbackSameSite, "")
@@ -561,7 +562,7 @@ impl FeatureExtractor {
                 }
             }
         }
-        if let Some(email) = comment.author_email.as_deref() {
+        if let Some(email) = comment.author_email {
             if let Some((_, domain)) = email.trim().rsplit_once('@') {
                 let domain = domain.trim().to_ascii_lowercase();
                 if !domain.is_empty() {
@@ -573,7 +574,7 @@ impl FeatureExtractor {
         }
     }
 
-    fn linkback<S: FeatureSink>(&self, _comment: &Comment, sink: &mut S) {
+    fn linkback<S: FeatureSink>(&self, sink: &mut S) {
         let text = self.text.text.trim();
         let framed = |t: &str| t.starts_with("[...]") || t.starts_with("[..]");
         let shape = if framed(text) || text.ends_with("[...]") || text.starts_with("...") {
@@ -1007,6 +1008,7 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::comment::Comment;
 
     fn kinds(comment: &Comment) -> Vec<Feature> {
         FeatureExtractor::new()

@@ -13,7 +13,7 @@ pub mod tokenize;
 pub mod train;
 pub mod weights;
 
-pub use comment::{Comment, CommentKind, Label};
+pub use comment::{BorrowedComment, Comment, CommentKind, CommentRef, Label};
 pub use features::{Feature, FeatureExtractor, FeatureKind};
 pub use model::{ModelData, Reason, Score, SpamModel, Verdict};
 pub use model_file::{ModelFile, ModelFileError};

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::calibrate::{novelty, sigmoid, slot, Calibration, Thresholds, NOVELTY};
-use super::comment::Comment;
+use super::comment::CommentRef;
 use super::features::{
     is_evasion_feature, kind_index, Feature, FeatureExtractor, FeatureKind, FeatureSink,
 };
@@ -221,9 +221,9 @@ impl SpamModel {
     }
 
     /// Scores one comment, reusing the extractor's buffers.
-    pub fn score(
+    pub fn score<'c>(
         &self,
-        comment: &Comment,
+        comment: impl Into<CommentRef<'c>>,
         extractor: &mut FeatureExtractor,
         ids: &mut Vec<u64>,
     ) -> Score {
@@ -233,9 +233,9 @@ impl SpamModel {
 
     /// Scores one comment and says why: the `top` features that pushed hardest towards its verdict
     /// (towards spam for a spam-leaning score, towards ham otherwise).
-    pub fn explain(
+    pub fn explain<'c>(
         &self,
-        comment: &Comment,
+        comment: impl Into<CommentRef<'c>>,
         extractor: &mut FeatureExtractor,
         top: usize,
     ) -> (Score, Vec<Reason>) {
@@ -245,13 +245,14 @@ impl SpamModel {
     /// As [`Self::explain`], reusing `ids` for the comment's feature ids. One pass over the features:
     /// while they are extracted, the heaviest of each direction are kept (only those are described),
     /// so explaining costs little more than scoring.
-    pub fn explain_into(
+    pub fn explain_into<'c>(
         &self,
-        comment: &Comment,
+        comment: impl Into<CommentRef<'c>>,
         extractor: &mut FeatureExtractor,
         ids: &mut Vec<u64>,
         top: usize,
     ) -> (Score, Vec<Reason>) {
+        let comment = comment.into();
         if top == 0 {
             return (self.score(comment, extractor, ids), Vec::new());
         }
@@ -295,9 +296,9 @@ impl SpamModel {
 
     /// The `top` features of an already scored comment that pushed hardest towards its verdict
     /// (towards spam for a spam-leaning score, towards ham otherwise). Only those are described.
-    pub fn reasons(
+    pub fn reasons<'c>(
         &self,
-        comment: &Comment,
+        comment: impl Into<CommentRef<'c>>,
         extractor: &mut FeatureExtractor,
         ids: &[u64],
         score: Score,
@@ -455,6 +456,7 @@ fn model_id(data: &ModelData) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::comment::Comment;
     use crate::engine::train::tests::tiny_corpus;
     use crate::engine::train::FeatureValues;
     use crate::engine::{featurize, train, TrainOptions};

@@ -25,7 +25,7 @@ use thiserror::Error;
 use super::calibrate::{
     novelty, slot, Calibration, Evidence, ThresholdTargets, Thresholds, NOVELTY, SLOTS,
 };
-use super::comment::Comment;
+use super::comment::{Comment, CommentRef};
 use super::features::FeatureExtractor;
 use super::features::{is_evasion_feature, kind_index, FeatureKind};
 use super::model::{ModelData, ModelInfo, FEATURE_VERSION};
@@ -112,11 +112,12 @@ pub fn featurize(comments: &[Comment]) -> Vec<Example> {
 }
 
 /// The example a labeled comment makes (`None` without a label); `index` is its place in the input.
-pub fn example(
+pub fn example<'c>(
     extractor: &mut FeatureExtractor,
-    comment: &Comment,
+    comment: impl Into<CommentRef<'c>>,
     index: usize,
 ) -> Option<Example> {
+    let comment = comment.into();
     let label = comment.label?;
     Some(Example {
         ids: extractor.ids_exact(comment),

@@ -3,11 +3,17 @@
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Position, ReadError, Record, MAX_RECORD_BYTES};
-use crate::engine::Comment;
+use serde::Deserialize;
 
-/// Parses one line; `line` is 1-based and only names the place in errors.
-pub fn parse_line(text: &str, file: &Path, line: u64) -> Result<Comment, ReadError> {
+use super::{Position, ReadError, Record, MAX_RECORD_BYTES};
+
+/// Parses one line into a [`crate::engine::Comment`], or a [`crate::engine::BorrowedComment`] that keeps pointing
+/// into `text`; `line` is 1-based and only names the place in errors.
+pub fn parse_line<'a, T: Deserialize<'a>>(
+    text: &'a str,
+    file: &Path,
+    line: u64,
+) -> Result<T, ReadError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     serde_json::from_str(text).map_err(|e| {
         let what = match e.classify() {
