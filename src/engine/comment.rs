@@ -160,24 +160,6 @@ impl<'a> From<&'a BorrowedComment<'_>> for CommentRef<'a> {
     }
 }
 
-impl<'a> From<CommentRef<'a>> for Comment {
-    fn from(c: CommentRef<'a>) -> Self {
-        let owned = |t: Option<&str>| t.map(str::to_owned);
-        Comment {
-            id: owned(c.id),
-            content: c.content.to_owned(),
-            author: owned(c.author),
-            author_email: owned(c.author_email),
-            author_url: owned(c.author_url),
-            kind: owned(c.kind),
-            permalink: owned(c.permalink),
-            post_title: owned(c.post_title),
-            label: c.label,
-            ..Comment::default()
-        }
-    }
-}
-
 impl CommentRef<'_> {
     /// The type, normalised: an empty or missing type is an ordinary comment.
     pub fn kind(&self) -> CommentKind {
