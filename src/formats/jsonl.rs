@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::{Position, ReadError, Record, MAX_RECORD_BYTES};
 
-/// Parses one line into a [`crate::engine::Comment`], or a [`crate::engine::BorrowedComment`] that keeps pointing
-/// into `text`; `line` is 1-based and only names the place in errors.
+/// Parses one line into a [`crate::engine::Comment`], or a [`crate::engine::BorrowedComment`] that
+/// keeps pointing into `text`; `line` is 1-based and only names the place in errors.
 pub fn parse_line<'a, T: Deserialize<'a>>(
     text: &'a str,
     file: &Path,
