@@ -16,7 +16,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1, Array2, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::features::KIND_SLOTS;
@@ -105,7 +105,8 @@ impl Calibration {
         let used: Vec<usize> = (0..SLOTS)
             .filter(|&k| rows.iter().any(|&i| sums[i][k] != 0.0))
             .collect();
-        let mut x = Array2::<f64>::zeros((rows.len(), used.len() + 1));
+        // Column-major: linfa-logistic's products then read each column, and each of its rows, in order.
+        let mut x = Array2::<f64>::zeros((rows.len(), used.len() + 1).f());
         for (r, &i) in rows.iter().enumerate() {
             let mut total = 0.0;
             for (c, &k) in used.iter().enumerate() {

@@ -255,11 +255,16 @@ pub fn train(
         .collect();
     let sample_evidence: Vec<Evidence> = sample.par_iter().map(|e| evidence_of(e)).collect();
     let sample_spam: Vec<bool> = sample.iter().map(|e| e.spam).collect();
-    let (calibration, oof) = rayon::join(
+    // The model itself, on everything, is fitted on that thread too, once it is done.
+    let (calibration, (oof, weights)) = rayon::join(
         || Calibration::fit(&sample_evidence, &sample_spam),
-        || examples.par_iter().map(evidence_of).collect::<Vec<_>>(),
+        || {
+            let oof = examples.par_iter().map(evidence_of).collect::<Vec<_>>();
+            (oof, fit_without(usize::MAX))
+        },
     );
     let calibration = calibration.map_err(TrainError::Fit)?;
+    let weights: Vec<f32> = weights?.iter().map(|&w| w as f32).collect();
     drop(fold_weight);
     let spam_of = examples.iter().map(|e| e.spam);
     let logits: Vec<(f64, bool)> = oof
@@ -268,9 +273,6 @@ pub fn train(
         .zip(spam_of)
         .collect();
     let thresholds = Thresholds::choose(&logits, options.targets);
-
-    // The model itself, on everything.
-    let weights: Vec<f32> = fit_without(usize::MAX)?.iter().map(|&w| w as f32).collect();
 
     Ok(ModelData {
         info: ModelInfo {
