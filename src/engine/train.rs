@@ -136,6 +136,11 @@ struct FoldCounts {
 }
 
 impl FoldCounts {
+    /// How many folds have comments that hold the feature.
+    fn folds_holding(&self) -> usize {
+        self.comments.iter().filter(|c| c[0] + c[1] > 0).count()
+    }
+
     /// Comments and sums over every fold but `skip` (none if `skip` is out of range).
     fn without(&self, skip: usize) -> (u32, [f64; 2]) {
         let mut comments = 0;
@@ -218,16 +223,9 @@ pub fn train(
         return Err(TrainError::OneClass { spam, ham });
     }
 
-    // One column per feature kept, in id order.
-    let mut columns = count_features(examples, options.length_power);
-    columns.retain(|(id, c)| c.without(usize::MAX).0 >= min_count_of(*id, options.min_count));
-    columns.par_sort_unstable_by_key(|&(id, _)| id);
+    let columns = columns(examples, options);
     let ids: Vec<u64> = columns.iter().map(|&(id, _)| id).collect();
-    // A fold's naive Bayes, fitted without it (or on everything, for `usize::MAX`): a weight per column.
-    let fit_without = |fold: usize| -> Result<Vec<f64>, TrainError> {
-        let kept: Vec<(u32, [f64; 2])> = columns.iter().map(|(_, c)| c.without(fold)).collect();
-        fit_multinomial_nb(&kept, options.alpha, options.min_count)
-    };
+    let fit_without = |fold: usize| fit_without(&columns, fold, options);
 
     // Out-of-fold evidence, per kind of feature and direction, for calibration and thresholds.
     let fold_weights: Vec<Vec<f64>> = (0..CALIBRATION_FOLDS)
@@ -237,12 +235,7 @@ pub fn train(
     let fold_bias: Vec<f64> = (0..CALIBRATION_FOLDS)
         .map(|fold| log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold)))
         .collect();
-    // Each feature's weight in every fold's model, found with one lookup.
-    let fold_weight: FxHashMap<u64, [f64; CALIBRATION_FOLDS]> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, std::array::from_fn(|fold| fold_weights[fold][i])))
-        .collect();
+    let fold_weight = out_of_fold_weights(&columns, &fold_weights);
     drop(fold_weights);
     let evidence_of = |e: &Example| {
         let fold = fold_of(e.group);
@@ -290,6 +283,41 @@ pub fn train(
         ids,
         weights,
     })
+}
+
+/// One column per feature kept (counted in enough comments), in id order.
+fn columns(examples: &[Example], options: TrainOptions) -> Vec<(u64, FoldCounts)> {
+    let mut columns = count_features(examples, options.length_power);
+    columns.retain(|(id, c)| c.without(usize::MAX).0 >= min_count_of(*id, options.min_count));
+    columns.par_sort_unstable_by_key(|&(id, _)| id);
+    columns
+}
+
+/// The naive Bayes fitted without calibration fold `fold` (on everything for `usize::MAX`): a weight
+/// per column.
+fn fit_without(
+    columns: &[(u64, FoldCounts)],
+    fold: usize,
+    options: TrainOptions,
+) -> Result<Vec<f64>, TrainError> {
+    let kept: Vec<(u32, [f64; 2])> = columns.iter().map(|(_, c)| c.without(fold)).collect();
+    fit_multinomial_nb(&kept, options.alpha, options.min_count)
+}
+
+/// Each feature's weight in every fold's model (`fold_weights[fold][column]`), found with one lookup.
+/// A feature whose comments all sit in one fold is unknown to that fold's model, and no other fold's
+/// comment holds it: it can add no out-of-fold evidence, and is left out (a third of the benchmark's
+/// features, four fifths of the corpus's).
+fn out_of_fold_weights(
+    columns: &[(u64, FoldCounts)],
+    fold_weights: &[Vec<f64>],
+) -> FxHashMap<u64, [f64; CALIBRATION_FOLDS]> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, c))| c.folds_holding() > 1)
+        .map(|(i, &(id, _))| (id, std::array::from_fn(|fold| fold_weights[fold][i])))
+        .collect()
 }
 
 /// Word triples kept in the model must occur in at least this many training comments: most occur once,
@@ -596,6 +624,36 @@ pub(crate) mod tests {
             "{skipped} of {}",
             singles.len()
         );
+    }
+
+    #[test]
+    fn features_of_one_fold_are_left_out_without_changing_any_evidence() {
+        let examples = featurize(&tiny_corpus());
+        let options = TrainOptions::default();
+        let columns = columns(&examples, options);
+        let fold_weights: Vec<Vec<f64>> = (0..CALIBRATION_FOLDS)
+            .map(|fold| fit_without(&columns, fold, options).expect("fits"))
+            .collect();
+        let kept = out_of_fold_weights(&columns, &fold_weights);
+        let all: FxHashMap<u64, [f64; CALIBRATION_FOLDS]> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, _))| (id, std::array::from_fn(|fold| fold_weights[fold][i])))
+            .collect();
+        assert!(
+            kept.len() < all.len() / 2,
+            "{} of {}",
+            kept.len(),
+            all.len()
+        );
+        let mut known = 0;
+        for e in &examples {
+            let fold = fold_of(e.group);
+            let sums = evidence(e, fold, &all, 0.0, options);
+            assert_eq!(evidence(e, fold, &kept, 0.0, options), sums);
+            known += usize::from(sums[NOVELTY] < 1.0);
+        }
+        assert!(known > examples.len() / 2, "{known} of {}", examples.len());
     }
 
     /// The textbook way: one dense row per comment, fitted and scored by linfa-bayes itself.
