@@ -127,18 +127,18 @@ pub fn example<'c>(
     })
 }
 
-/// Per feature, for each calibration fold and class (`[ham, spam]`): how many comments hold it, and
+/// Per feature, for each calibration fold: how many comments hold it, and per class (`[ham, spam]`)
 /// the sum of its values in them (1 each, or less under length normalization).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct FoldCounts {
-    comments: [[u32; 2]; CALIBRATION_FOLDS],
+    comments: [u32; CALIBRATION_FOLDS],
     sums: [[f32; 2]; CALIBRATION_FOLDS],
 }
 
 impl FoldCounts {
     /// How many folds have comments that hold the feature.
     fn folds_holding(&self) -> usize {
-        self.comments.iter().filter(|c| c[0] + c[1] > 0).count()
+        self.comments.iter().filter(|&&c| c > 0).count()
     }
 
     /// Comments and sums over every fold but `skip` (none if `skip` is out of range).
@@ -146,7 +146,7 @@ impl FoldCounts {
         let mut comments = 0;
         let mut sums = [0.0; 2];
         for f in (0..CALIBRATION_FOLDS).filter(|&f| f != skip) {
-            comments += self.comments[f][0] + self.comments[f][1];
+            comments += self.comments[f];
             sums[0] += f64::from(self.sums[f][0]);
             sums[1] += f64::from(self.sums[f][1]);
         }
@@ -423,7 +423,7 @@ fn count_features_in_blocks(
             for lists in &parts {
                 for s in &lists[shard] {
                     let c = map.entry(s.id).or_default();
-                    c.comments[usize::from(s.fold)][usize::from(s.class)] += 1;
+                    c.comments[usize::from(s.fold)] += 1;
                     c.sums[usize::from(s.fold)][usize::from(s.class)] += s.value;
                 }
             }
@@ -595,7 +595,7 @@ pub(crate) mod tests {
             let value = FeatureValues::of(&e.ids, power);
             for &id in &e.ids {
                 let c = plain.entry(id).or_default();
-                c.comments[fold_of(e.group)][usize::from(e.spam)] += 1;
+                c.comments[fold_of(e.group)] += 1;
                 c.sums[fold_of(e.group)][usize::from(e.spam)] += value.get(id) as f32;
             }
         }
