@@ -91,7 +91,12 @@ impl Calibration {
     /// Which of `n` comments the calibration is fitted on (by position, evenly spaced): all of them
     /// up to [`CALIBRATION_SAMPLE`]. [`Self::fit`] on just those fits the same calibration.
     pub fn sample(n: usize) -> impl Iterator<Item = usize> {
-        (0..n).step_by(n.div_ceil(CALIBRATION_SAMPLE).max(1))
+        (0..n).step_by(Self::sample_step(n))
+    }
+
+    /// Every how many of `n` comments one is in the sample ([`Self::sample`]).
+    pub fn sample_step(n: usize) -> usize {
+        n.div_ceil(CALIBRATION_SAMPLE).max(1)
     }
 
     /// Fits the calibration on out-of-fold evidence and labels (`true`: spam).

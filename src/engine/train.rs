@@ -242,7 +242,7 @@ pub fn train(
         evidence(e, fold, &fold_weight, fold_bias[fold], options)
     };
     // The calibration, fitted on one thread, needs the evidence of its sample only: the other thread
-    // works out everyone's meanwhile (for the thresholds).
+    // works out everyone else's meanwhile (for the thresholds).
     let sample: Vec<&Example> = Calibration::sample(examples.len())
         .map(|i| &examples[i])
         .collect();
@@ -252,7 +252,15 @@ pub fn train(
     let (calibration, (oof, weights)) = rayon::join(
         || Calibration::fit(&sample_evidence, &sample_spam),
         || {
-            let oof = examples.par_iter().map(evidence_of).collect::<Vec<_>>();
+            let step = Calibration::sample_step(examples.len());
+            let oof: Vec<Evidence> = examples
+                .par_iter()
+                .enumerate()
+                .map(|(i, e)| match i % step {
+                    0 => sample_evidence[i / step],
+                    _ => evidence_of(e),
+                })
+                .collect();
             (oof, fit_without(usize::MAX))
         },
     );
