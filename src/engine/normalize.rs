@@ -270,7 +270,9 @@ fn strip_tags(text: &str, had_html: &mut bool) -> String {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!');
-        match (opens_tag, after.find('>')) {
+        // (The `>` is looked for only after a `<` that opens a tag: looking for it after every `<`
+        // would take time quadratic in a run of them.)
+        match (opens_tag, opens_tag.then(|| after.find('>')).flatten()) {
             (true, Some(close)) => {
                 *had_html = true;
                 let tag = &after[..close];
@@ -344,6 +346,14 @@ mod tests {
         // about 10^12 steps (this test would not finish); one pass keeps it all as text.
         let text = "<a".repeat(1 << 20);
         assert_eq!(normalize(&text).text, text);
+        // The same for a `<` that opens no tag, however many there are.
+        for text in [
+            "<".repeat(1 << 20),
+            "<1".repeat(1 << 20),
+            "a <b ".repeat(1 << 18),
+        ] {
+            assert!(normalize(&text).text == text, "{}", &text[..10]);
+        }
     }
 
     /// `styled` normalizes to `plain` and counts as styled text.

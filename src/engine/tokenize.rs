@@ -398,10 +398,13 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
             flags.set(Obfuscation::SPACED);
             i = j;
         } else {
+            // Not a spaced-out word, nor is any part of it that starts later: its words stay as
+            // they are. (Trying again from each of its words would take time quadratic in its length.)
+            let end = j.max(i + 1);
             if let Some(spans) = joined.as_mut() {
-                spans.push(out.spans[i]);
+                spans.extend_from_slice(&out.spans[i..end]);
             }
-            i += 1;
+            i = end;
         }
     }
     if let Some(spans) = joined {
@@ -617,6 +620,23 @@ mod tests {
             ]
         );
         assert!(f.has(Obfuscation::SPACED));
+    }
+
+    #[test]
+    fn long_runs_of_single_digits_stay_as_they_are_in_one_pass() {
+        // A million single digits in a row hold no spaced-out word; trying again from each of them
+        // would take about 10^12 steps (this test would not finish).
+        for digit in ["1", "١", "१"] {
+            let text = format!("{digit} ").repeat(1 << 20);
+            let (w, f) = words(&text);
+            assert_eq!(w.len(), 1 << 20);
+            assert!(w.iter().all(|w| w == digit), "{digit}");
+            assert!(!f.has(Obfuscation::SPACED));
+        }
+        // ... and a spaced-out word after such a run is still found.
+        let (w, _) = words(&format!("{}then s l o t", "1 ".repeat(1000)));
+        assert_eq!(w[1000..], ["then", "slot"]);
+        assert_eq!(w.len(), 1002);
     }
 
     #[test]

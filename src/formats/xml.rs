@@ -195,6 +195,7 @@ impl<R: BufRead> XmlStream<R> {
                             name: name_of(e.local_name().as_ref()),
                             id: e
                                 .attributes()
+                                .with_checks(false)
                                 .flatten()
                                 .find(|a| a.key.local_name().as_ref() == b"id")
                                 .and_then(|a| {
