@@ -691,3 +691,62 @@ fn a_client_too_slow_to_send_its_request_is_cut_off() {
     let (status, _) = server.post("/v1/check", json!({"content": "hi"}).to_string(), None);
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Sends `request` and reads until the server closes the connection or 10 s pass: what it answered,
+/// and whether it closed the connection.
+fn answer_and_whether_closed(server: &TestServer, request: &[u8]) -> (String, bool) {
+    use std::io::{Read, Write};
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(request).expect("request");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8_lossy(&answer).into_owned(), closed)
+}
+
+#[test]
+fn a_chunked_body_never_finished_does_not_keep_its_connection() {
+    let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
+    // Answered before the body is read (unknown route), and answered 408 when the body stops
+    // coming: either way the connection is closed after the answer, not held for the body's end.
+    for (request, status) in [
+        (
+            &b"POST /no-such-route HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"[..],
+            "404",
+        ),
+        (
+            &b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"con\r\n"[..],
+            "408",
+        ),
+    ] {
+        let (text, closed) = answer_and_whether_closed(&server, request);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
+        assert!(closed, "connection kept open after: {text}");
+    }
+    // A chunked body sent whole keeps the connection for the next request.
+    let body = br#"{"content":"hello there"}"#;
+    let request = |connection: &str| {
+        let mut r = format!(
+            "POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r.extend_from_slice(b"\r\n0\r\n\r\n");
+        r
+    };
+    let both = [request("keep-alive"), request("close")].concat();
+    let (text, closed) = answer_and_whether_closed(&server, &both);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+    assert!(closed);
+}

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod unfinished;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,6 +78,9 @@ impl Server {
             App::new()
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(metrics::track))
+                .wrap(actix_web::middleware::from_fn(
+                    unfinished::close_if_unfinished,
+                ))
                 .configure(routes_of_the_api)
                 .configure(akismet::configure)
                 .default_service(web::to(routes::not_found))
