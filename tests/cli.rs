@@ -490,3 +490,101 @@ fn eval_measures_a_model_on_an_exports_moderation_history() {
     assert_eq!(v["spam"], 2);
     assert!(v["folds"].is_null());
 }
+
+/// `saring` as a std `Command`, for tests that wire its standard streams themselves.
+fn std_saring() -> std::process::Command {
+    #[allow(deprecated)] // cargo_bin: the binary of this package, built by `cargo test`
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("saring"));
+    cmd.env_remove("SARING_MODEL");
+    cmd
+}
+
+#[test]
+fn a_piped_input_is_read_whole_whatever_its_format() {
+    // A pipe can be read only once: the bytes its format is told from must still be read as data.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    for name in ["tiny-corpus.jsonl", "moderated-1.0.wxr"] {
+        let input = std::fs::read(fixture(name)).expect("fixture");
+        let output = dir.path().join("out.jsonl");
+        let mut child = std_saring()
+            .args(["batch", "--input", "/dev/stdin", "--output"])
+            .arg(&output)
+            .arg("--model")
+            .arg(&model)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            stdin.write_all(&input).expect("writes");
+        });
+        let out = child.wait_with_output().expect("waits");
+        writer.join().expect("writer");
+        assert_success(&out);
+        // As many results as the same file gives when read from its path.
+        let direct = dir.path().join("direct.jsonl");
+        assert_success(&batch(&fixture(name), &direct, &model, &[]));
+        let lines = |p: &Path| std::fs::read_to_string(p).expect("output").lines().count();
+        assert!(lines(&direct) > 2, "{name}");
+        assert_eq!(lines(&output), lines(&direct), "{name}");
+    }
+}
+
+#[test]
+fn standard_output_that_fails_is_an_error_and_one_closed_early_is_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std_saring()
+        .args(["score", "--text", "hello world", "--model"])
+        .arg(&model)
+        .stdout(full)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("writing to standard output"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A reader that stops early (`| head -c1`) ends the output quietly.
+    let mut child = std_saring()
+        .args(["eval", "--folds", "2", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn eval_json_with_mistakes_is_one_json_document() {
+    let out = saring()
+        .args([
+            "eval",
+            "--folds",
+            "2",
+            "--json",
+            "--mistakes",
+            "2",
+            "--input",
+        ])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .output()
+        .expect("runs");
+    assert_success(&out);
+    let report = json(&out.stdout);
+    let mistakes = &report["mistakes"]["ham_scored_most_like_spam"];
+    assert_eq!(mistakes.as_array().map(Vec::len), Some(2), "{report}");
+    assert!(mistakes[0]["text"].is_string() && mistakes[0]["logit"].is_number());
+}

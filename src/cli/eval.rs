@@ -73,23 +73,42 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             evaluate(&model, test, Some(&trained))
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let (ham, spam) = report.worst_mistakes(args.mistakes);
+    let text_of = |o: &crate::engine::evaluate::Outcome| -> String {
+        let text: String = measured[o.index].content.chars().take(160).collect();
+        text.replace('\n', " ")
+    };
+    let out = if args.json {
+        // With --mistakes, the mistakes are part of the JSON document, which stays one document.
+        let mut value = serde_json::to_value(&report)?;
+        if args.mistakes > 0 {
+            let list = |list: &[crate::engine::evaluate::Outcome]| -> Vec<serde_json::Value> {
+                (list.iter())
+                    .map(|o| serde_json::json!({"logit": o.logit, "text": text_of(o)}))
+                    .collect()
+            };
+            value["mistakes"] = serde_json::json!({
+                "ham_scored_most_like_spam": list(&ham),
+                "spam_scored_most_like_ham": list(&spam),
+            });
+        }
+        serde_json::to_string_pretty(&value)? + "\n"
     } else {
-        print!("{}", render(&report));
-    }
-    if args.mistakes > 0 {
-        let (ham, spam) = report.worst_mistakes(args.mistakes);
-        let show = |title: &str, list: &[crate::engine::evaluate::Outcome]| {
-            println!("{title}");
-            for o in list {
-                let text: String = measured[o.index].content.chars().take(160).collect();
-                println!("  {:>8.3}  {}", o.logit, text.replace('\n', " "));
+        let mut out = render(&report);
+        if args.mistakes > 0 {
+            for (title, list) in [
+                ("ham scored most like spam (logit, text):", &ham),
+                ("spam scored most like ham (logit, text):", &spam),
+            ] {
+                out += &format!("{title}\n");
+                for o in list {
+                    out += &format!("  {:>8.3}  {}\n", o.logit, text_of(o));
+                }
             }
-        };
-        show("ham scored most like spam (logit, text):", &ham);
-        show("spam scored most like ham (logit, text):", &spam);
-    }
+        }
+        out
+    };
+    super::write_stdout(&out)?;
     Ok(())
 }
 

@@ -128,18 +128,19 @@ impl FormatArgs {
         o
     }
 
-    /// The format of `path`: as given, or detected from its first bytes.
-    pub fn format_of(&self, path: &Path) -> anyhow::Result<Format> {
-        if let Some(f) = self.format {
-            return Ok(f);
-        }
-        let mut head = [0u8; 512];
-        let mut file =
-            File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let n = file
-            .read(&mut head)
+    /// Opens `path` once: its format (as given, or detected from its first bytes), its size (0 if
+    /// unknown), and a reader that still yields those first bytes (a pipe or a FIFO cannot be opened
+    /// or read again).
+    fn open_input(&self, path: &Path) -> anyhow::Result<(Format, u64, impl Read + Send + 'static)> {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        let mut head = Vec::with_capacity(512);
+        (&file)
+            .take(512)
+            .read_to_end(&mut head)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        Ok(Format::detect(&head[..n]))
+        let format = self.format.unwrap_or_else(|| Format::detect(&head));
+        Ok((format, size, std::io::Cursor::new(head).chain(file)))
     }
 
     /// A streaming reader of `path`.
@@ -147,8 +148,7 @@ impl FormatArgs {
         &self,
         path: &Path,
     ) -> anyhow::Result<Box<dyn Iterator<Item = Result<Record, ReadError>>>> {
-        let format = self.format_of(path)?;
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let (format, _, file) = self.open_input(path)?;
         let reader = BufReader::with_capacity(1 << 16, file);
         Ok(match format {
             Format::Jsonl => Box::new(JsonlReader::new(reader, path)),
@@ -433,9 +433,7 @@ fn read_jsonl_chunks(
 impl FormatArgs {
     /// Starts reading `path` on a thread of its own.
     pub fn chunks(&self, path: &Path) -> anyhow::Result<Chunks> {
-        let format = self.format_of(path)?;
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let size = file.metadata().map_or(0, |m| m.len());
+        let (format, size, file) = self.open_input(path)?;
         let read = Arc::new(AtomicU64::new(0));
         let reader = BufReader::with_capacity(
             1 << 16,

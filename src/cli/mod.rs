@@ -53,6 +53,17 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to standard output. A reader that closed the pipe early (`| head`) ends the output
+/// quietly; any other failure (a full disk) is an error, not a panic.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.map_err(|e| anyhow::anyhow!("writing to standard output: {e}")),
+    }
+}
+
 /// The shipped default model: `models/default.saring` in the current folder if there is one, else the
 /// one in the source tree saring was built from.
 pub fn default_model_path() -> PathBuf {

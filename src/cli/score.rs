@@ -52,6 +52,6 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         reasons,
         model: model.id(),
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    super::write_stdout(&(serde_json::to_string_pretty(&out)? + "\n"))?;
     Ok(())
 }

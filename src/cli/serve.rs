@@ -164,7 +164,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let server = Server::build(settings)?;
         // The first line on stdout says where the service is, for scripts and tests.
-        println!("saring listening on http://{}", server.addr());
+        super::write_stdout(&format!("saring listening on http://{}\n", server.addr()))?;
         server.run_until_stopped().await?;
         Ok(())
     })
