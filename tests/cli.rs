@@ -588,3 +588,33 @@ fn eval_json_with_mistakes_is_one_json_document() {
     assert_eq!(mistakes.as_array().map(Vec::len), Some(2), "{report}");
     assert!(mistakes[0]["text"].is_string() && mistakes[0]["logit"].is_number());
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_a_stream_is_written_in_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("in.jsonl");
+    std::fs::copy(fixture("tiny-corpus.jsonl"), &input).expect("copies");
+    let before = std::fs::read(&input).expect("reads");
+    let out = batch(&input, &input, &model, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also an input"));
+    let out = saring()
+        .args(["train", "--input"])
+        .arg(&input)
+        .arg("--model")
+        .arg(&input)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(&input).expect("reads"), before);
+    // Standard output (a pipe here), named as /dev/stdout names it (a link to /proc/self/fd/1, made
+    // in the test's folder), is written in place, and the link is not replaced by a file.
+    let stdout = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).expect("links");
+    let out = batch(&input, &stdout, &model, &["--reasons", "0"]);
+    assert_success(&out);
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(lines, String::from_utf8_lossy(&before).lines().count());
+    assert!(std::fs::symlink_metadata(&stdout).is_ok_and(|m| m.file_type().is_symlink()));
+}

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::input::{hint, Chunk, Disposal, FormatArgs, Item, BLOCK};
+use super::output::Target;
 use super::ModelArg;
 use crate::engine::{FeatureExtractor, SpamModel, Verdict};
 use crate::formats::{Position, ReadError};
@@ -214,17 +215,33 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             .build_global()
             .context("setting the number of threads")?;
     }
+    let target = super::output::target(&args.output, std::slice::from_ref(&args.input))?;
     let model = args.model.load()?;
     let chunks = args.format.chunks(&args.input)?;
 
-    let dir = match args.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
+    // A regular file is written to a temporary file beside it, renamed over it at the end; a stream
+    // (a pipe, /dev/stdout) is written as the results come.
+    let (tmp, file, stream) = match &target {
+        Target::File(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".saring-batch-")
+                .tempfile_in(&dir)
+                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            let file = tmp.reopen().context("reopening the output file")?;
+            (Some((tmp, path.clone(), dir)), file, false)
+        }
+        Target::Stream(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            (None, file, true)
+        }
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".saring-batch-")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     let format = args.output_format.unwrap_or_else(|| {
         let csv = args
             .output
@@ -237,7 +254,6 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         }
     });
     let (to_writer, blocks) = mpsc::sync_channel::<Vec<Block>>(2);
-    let file = tmp.reopen().context("reopening the output file")?;
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         if format == OutputFormat::Csv {
@@ -247,6 +263,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             out.write_all(&block.bytes)?;
         }
         out.flush()?;
+        if stream {
+            return Ok(());
+        }
         out.get_ref().sync_all()
     });
 
@@ -296,11 +315,12 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         Ok(r) => r.with_context(|| format!("writing {}", args.output.display()))?,
         Err(_) => bail!("the writer thread failed"),
     }
-    crate::engine::model_file::make_readable(tmp.as_file())?;
-    tmp.persist(&args.output)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    let folder = args.output.parent().filter(|d| !d.as_os_str().is_empty());
-    crate::engine::model_file::sync_folder(folder.unwrap_or(Path::new(".")));
+    if let Some((tmp, path, dir)) = tmp {
+        crate::engine::model_file::make_readable(tmp.as_file())?;
+        tmp.persist(&path)
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        crate::engine::model_file::sync_folder(&dir);
+    }
 
     eprintln!("{}", tally.summary());
     Ok(())

@@ -3,6 +3,7 @@
 mod batch;
 mod eval;
 mod input;
+mod output;
 mod score;
 mod serve;
 mod train;

@@ -64,6 +64,14 @@ impl TrainFlags {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
+    let requested = args.model.path();
+    let read_from: Vec<PathBuf> = args.inputs.iter().chain(&args.feedback).cloned().collect();
+    let path = match super::output::target(&requested, &read_from)? {
+        super::output::Target::File(path) => path,
+        super::output::Target::Stream(_) => {
+            bail!("the model {} is not a regular file", requested.display())
+        }
+    };
     let mut read = args.format.read_examples(&args.inputs)?;
     let (mut examples, skipped, unlabeled) = (
         std::mem::take(&mut read.examples),
@@ -91,9 +99,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bail!("none of the {unlabeled} comments read has a label (\"spam\" or \"ham\")");
     }
     let data = train(&examples, options, super::now())?;
-    let path = args.model.path();
     ModelFile::save(&path, &data)
-        .with_context(|| format!("saving the model to {}", path.display()))?;
+        .with_context(|| format!("saving the model to {}", requested.display()))?;
     let model = SpamModel::from_data(data);
     let info = model.info();
     let t = model.thresholds();
@@ -122,6 +129,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         p(t.spam),
         p(t.discard)
     );
-    eprintln!("wrote {}", path.display());
+    eprintln!("wrote {}", requested.display());
     Ok(())
 }
