@@ -80,15 +80,18 @@ mod tests {
         let input = dir.path().join("in.jsonl");
         std::fs::write(&input, "{}\n").expect("writes");
         let new = dir.path().join("new.jsonl");
-        assert_eq!(target(&new, &[input.clone()]).ok(), Some(Target::File(new)));
-        assert!(target(&input, &[input.clone()]).is_err());
+        assert_eq!(
+            target(&new, std::slice::from_ref(&input)).ok(),
+            Some(Target::File(new))
+        );
+        assert!(target(&input, std::slice::from_ref(&input)).is_err());
         assert!(target(dir.path(), &[]).is_err());
         #[cfg(unix)]
         {
             // A link to the input is the input; a link to another file is followed.
             let link = dir.path().join("link.jsonl");
             std::os::unix::fs::symlink(&input, &link).expect("links");
-            assert!(target(&link, &[input.clone()]).is_err());
+            assert!(target(&link, std::slice::from_ref(&input)).is_err());
             let real = std::fs::canonicalize(&input).expect("exists");
             assert_eq!(target(&link, &[]).ok(), Some(Target::File(real)));
             assert_eq!(
