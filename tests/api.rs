@@ -750,3 +750,62 @@ fn a_chunked_body_never_finished_does_not_keep_its_connection() {
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
     assert!(closed);
 }
+
+#[test]
+fn guessing_the_admin_token_or_keys_through_usage_limit_is_throttled_too() {
+    let server = TestServer::start_with(
+        &[("SARING_API_KEYS", "k1"), ("SARING_ADMIN_TOKEN", "admin")],
+        &["--rate-limit", "1", "--burst", "3"],
+    );
+    for guess in ["a", "b", "c"] {
+        let (status, _) = server.post("/v1/model/reload", "", Some(guess));
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = server.post("/v1/model/reload", "", Some("d"));
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // The same address has used its tokens: usage-limit, which says whether a key is valid, is
+    // throttled as well.
+    let resp = server
+        .client
+        .post(server.url("/1.2/usage-limit"))
+        .form(&[("api_key", "guess")])
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[test]
+fn akismet_routes_take_post_and_a_charset_that_would_garble_the_form_is_ignored() {
+    let server = TestServer::start_with(&[("SARING_API_KEYS", "k1")], &[]);
+    // A GET naming a key (a link, an image) neither reports nor checks a comment.
+    let resp = server
+        .client
+        .get(server.url("/1.1/submit-spam?api_key=k1&comment_content=hello"))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.text().expect("body"), "invalid");
+    let resp = server
+        .client
+        .get(server.url("/1.2/usage-limit?api_key=k1"))
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A form is ASCII: a charset that does not keep ASCII as it is cannot be the form's, and the
+    // key and the test author still read as sent.
+    for charset in ["ISO-2022-KR", "UTF-16LE", "HZ-GB-2312"] {
+        let resp = server
+            .client
+            .post(server.url("/1.1/comment-check"))
+            .form(&[
+                ("api_key", "k1"),
+                ("blog", "https://blog.example"),
+                ("user_ip", "127.0.0.1"),
+                ("blog_charset", charset),
+                ("comment_author", "viagra-test-123"),
+            ])
+            .send()
+            .expect("request");
+        assert_eq!(resp.text().expect("body"), "true", "{charset}");
+    }
+}

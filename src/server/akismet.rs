@@ -22,11 +22,32 @@ const BAD_KEY_HELP: &str =
     "The API key is missing or not one of this saring's keys (SARING_API_KEYS).";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/1.1/verify-key", web::route().to(verify_key))
-        .route("/1.1/comment-check", web::route().to(comment_check))
-        .route("/1.1/submit-spam", web::route().to(submit_spam))
-        .route("/1.1/submit-ham", web::route().to(submit_ham))
-        .route("/1.2/usage-limit", web::route().to(usage_limit));
+    // POST, as Akismet documents (usage-limit also GET): a plain link or image naming a key cannot
+    // check or report comments.
+    let post = |path, route: actix_web::Route| {
+        web::resource(path)
+            .route(route)
+            .default_service(web::to(wrong_method))
+    };
+    cfg.service(post("/1.1/verify-key", web::post().to(verify_key)))
+        .service(post("/1.1/comment-check", web::post().to(comment_check)))
+        .service(post("/1.1/submit-spam", web::post().to(submit_spam)))
+        .service(post("/1.1/submit-ham", web::post().to(submit_ham)))
+        .service(
+            post("/1.2/usage-limit", web::post().to(usage_limit)).route(web::get().to(usage_limit)),
+        );
+}
+
+/// Any method but POST (and GET for usage-limit) on an Akismet route.
+async fn wrong_method() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", "POST"))
+        .insert_header((
+            "X-akismet-debug-help",
+            "Akismet requests are POST requests.",
+        ))
+        .content_type("text/plain; charset=utf-8")
+        .body("invalid")
 }
 
 /// Comment checks answered since the service started (for usage-limit).
@@ -53,6 +74,9 @@ impl Fields {
             .rev()
             .find(|(k, _)| k == b"blog_charset")
             .and_then(|(_, v)| encoding_rs::Encoding::for_label(v.trim_ascii()))
+            // A form body is ASCII with %-escapes: a charset that does not keep ASCII as it is
+            // (UTF-16, ISO-2022-*, HZ) cannot be what it was written in, and would garble the key.
+            .filter(|e| e.is_ascii_compatible())
             .unwrap_or(encoding_rs::UTF_8);
         let mut map = HashMap::new();
         for (k, v) in pairs {
@@ -325,12 +349,9 @@ async fn usage_limit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let fields = match Fields::read(&req, payload, &state).await {
-        Ok(f) => f,
-        Err(resp) => return resp,
-    };
-    if !key_is_valid(key(&req, &fields).as_deref(), &state) {
-        return plain(StatusCode::OK, "invalid", BAD_KEY_HELP);
+    // Rate-limited like the other routes: a wrong key answered here must not be a free oracle.
+    if let Err(resp) = admit(&req, payload, &state).await {
+        return resp;
     }
     HttpResponse::Ok().json(serde_json::json!({
         "limit": "none",

@@ -386,6 +386,8 @@ pub async fn reload_model(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Throttled by address first: guessing the admin token is as slow as guessing a key.
+    take_token(&req, None, &state).map_err(ApiError::too_many_requests)?;
     authorize_admin(&req, &state)?;
     let body = read_body(&req, payload, &state, 4096).await?;
     let request: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
