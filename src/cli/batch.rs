@@ -40,9 +40,9 @@ pub struct BatchArgs {
     /// Write only the comments with this verdict (the summary still counts them all)
     #[arg(long, value_enum)]
     pub only: Option<Only>,
-    /// Worker threads [default: one per core]
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads, 1 to 256 [default: one per core]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -211,7 +211,7 @@ impl Tally {
 pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(usize::from(n))
             .build_global()
             .context("setting the number of threads")?;
     }

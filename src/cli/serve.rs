@@ -54,7 +54,7 @@ pub struct ServeArgs {
     /// Requests each key may make at once before the average applies [default: 4000]
     #[arg(long)]
     pub burst: Option<f64>,
-    /// HTTP worker threads, 0 for one per core [default: 0]
+    /// HTTP worker threads, 0 for one per core, at most 256 [default: 0]
     #[arg(long)]
     pub workers: Option<usize>,
 }
@@ -154,7 +154,10 @@ impl ServeArgs {
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
             limits,
-            workers: self.workers.or(file.workers).unwrap_or(0),
+            workers: match self.workers.or(file.workers).unwrap_or(0) {
+                w @ 0..=256 => w,
+                w => anyhow::bail!("workers must be 0 (one per core) to 256, not {w}"),
+            },
         })
     }
 }

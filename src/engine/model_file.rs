@@ -176,11 +176,33 @@ impl ModelFile {
                 ),
             });
         }
+        // Numbers a model of saring's making always has finite (and a checksum does not vouch for
+        // who made the file): an infinite or NaN weight would score comments NaN or ±∞.
+        let t = &data.thresholds;
+        let finite = [data.bias, data.length_power, data.calibration.intercept]
+            .into_iter()
+            .chain(data.calibration.scales.iter().copied())
+            .chain([t.unsure, t.spam, t.discard])
+            .all(f64::is_finite)
+            && data.weights.iter().all(|w| w.is_finite());
+        if !finite {
+            return Err(ModelFileError::Decode {
+                path: path_buf(),
+                reason: "it holds a number that is not finite".into(),
+            });
+        }
         Ok(data)
     }
 
     /// Loads and checks a model file.
     pub fn load(path: &Path) -> Result<SpamModel, ModelFileError> {
+        // Opening a FIFO would wait for a writer; a device could be read forever.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(ModelFileError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::other("not a regular file"),
+            });
+        }
         let mut bytes = Vec::new();
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -284,6 +306,35 @@ mod tests {
             ModelFile::decode(&bytes, Path::new("m")),
             Err(ModelFileError::FeatureVersion { .. })
         ));
+    }
+
+    #[test]
+    fn a_model_with_a_number_that_is_not_finite_is_refused() {
+        for spoil in [
+            |d: &mut ModelData| d.weights[0] = f32::NAN,
+            |d: &mut ModelData| d.weights[0] = f32::INFINITY,
+            |d: &mut ModelData| d.calibration.scales[1] = f64::NAN,
+            |d: &mut ModelData| d.thresholds.spam = f64::NEG_INFINITY,
+            |d: &mut ModelData| d.bias = f64::NAN,
+        ] {
+            let (mut data, _) = model_bytes();
+            assert!(
+                ModelFile::decode(&ModelFile::encode(&data).expect("encodes"), Path::new("m"))
+                    .is_ok()
+            );
+            spoil(&mut data);
+            let bytes = ModelFile::encode(&data).expect("encodes");
+            let err = ModelFile::decode(&bytes, Path::new("m")).expect_err("refused");
+            assert!(err.to_string().contains("not finite"), "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_a_regular_file_is_refused_without_reading_it() {
+        // /dev/zero would be read forever; a FIFO would wait for a writer.
+        let err = ModelFile::load(Path::new("/dev/zero")).expect_err("refused");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     /// Every released format version either loads or is refused by name with "retrain it", never as
