@@ -618,3 +618,49 @@ fn an_output_that_is_an_input_is_refused_and_a_stream_is_written_in_place() {
     assert_eq!(lines, String::from_utf8_lossy(&before).lines().count());
     assert!(std::fs::symlink_metadata(&stdout).is_ok_and(|m| m.file_type().is_symlink()));
 }
+
+#[test]
+fn an_input_that_yields_no_comments_is_an_error_not_an_empty_success() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let output = dir.path().join("out.jsonl");
+    // Empty (or only a byte-order mark and blanks), or read in a format it is not in.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, b"\xEF\xBB\xBF \n").expect("writes");
+    let out = batch(&empty, &output, &model, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+    let out = batch(
+        &fixture("tiny-corpus.jsonl"),
+        &output,
+        &model,
+        &["--format", "wxr"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no comments found"));
+    assert!(!output.exists());
+    // eval says how many comments it left out for want of a label, and fails when that is all.
+    let unlabeled = dir.path().join("unlabeled.jsonl");
+    std::fs::write(
+        &unlabeled,
+        "{\"content\":\"buy now\",\"label\":\"spam\"}\n{\"content\":\"thanks\",\"label\":\"ham\"}\n{\"content\":\"no label\"}\n",
+    )
+    .expect("writes");
+    let eval = |input: &Path| {
+        saring()
+            .args(["eval", "--input"])
+            .arg(input)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .expect("runs")
+    };
+    let out = eval(&unlabeled);
+    assert_success(&out);
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("left out 1 comment from --input without a label"));
+    std::fs::write(&unlabeled, "{\"content\":\"no label\"}\n").expect("writes");
+    let out = eval(&unlabeled);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has a label"));
+}

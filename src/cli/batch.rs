@@ -315,6 +315,12 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
         Ok(r) => r.with_context(|| format!("writing {}", args.output.display()))?,
         Err(_) => bail!("the writer thread failed"),
     }
+    if tally.scored == 0 && tally.skipped == 0 {
+        bail!(
+            "no comments found in {} (--format names its format if it was not told right)",
+            args.input.display()
+        );
+    }
     if let Some((tmp, path, dir)) = tmp {
         crate::engine::model_file::make_readable(tmp.as_file())?;
         tmp.persist(&path)

@@ -10,7 +10,7 @@ use super::input::FormatArgs;
 use super::train::TrainFlags;
 use super::ModelArg;
 use crate::engine::evaluate::{cross_validate, evaluate, Report};
-use crate::engine::{featurize, train, Comment, SpamModel};
+use crate::engine::{featurize, train, Comment, Example, SpamModel};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -50,7 +50,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             bail!("--folds needs --input FILE... to cross-validate on");
         }
         (measured, _) = args.format.read_all(&args.inputs)?;
-        cross_validate(featurize(&measured), folds, args.seed, options)?
+        cross_validate(labeled(&measured, "--input")?, folds, args.seed, options)?
     } else if args.test.is_empty() {
         if args.inputs.is_empty() {
             bail!("give --input FILE... (with --folds K to cross-validate), or --test FILE...");
@@ -58,16 +58,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         // The model file measured on labeled comments (an export's moderation history, say).
         (measured, _) = args.format.read_all(&args.inputs)?;
         let model = args.model.load()?;
-        evaluate(&model, featurize(&measured), None)
+        evaluate(&model, labeled(&measured, "--input")?, None)
     } else {
         (measured, _) = args.format.read_all(&args.test)?;
-        let test = featurize(&measured);
+        let test = labeled(&measured, "--test")?;
         if args.inputs.is_empty() {
             let model = args.model.load()?;
             evaluate(&model, test, None)
         } else {
             let (comments, _) = args.format.read_all(&args.inputs)?;
-            let examples = featurize(&comments);
+            let examples = labeled(&comments, "--input")?;
             let trained: HashSet<u64> = examples.iter().map(|e| e.group).collect();
             let model = SpamModel::from_data(train(&examples, options, 0)?);
             evaluate(&model, test, Some(&trained))
@@ -110,6 +110,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     super::write_stdout(&out)?;
     Ok(())
+}
+
+/// The labeled comments of `comments` (read from the files of option `from`), ready to train on or
+/// measure; says how many had no label, and having none is an error.
+fn labeled(comments: &[Comment], from: &str) -> anyhow::Result<Vec<Example>> {
+    let examples = featurize(comments);
+    let unlabeled = comments.len() - examples.len();
+    if examples.is_empty() {
+        bail!(
+            "none of the {} read from {from} has a label (\"spam\" or \"ham\")",
+            super::count(comments.len() as u64, "comment")
+        );
+    }
+    if unlabeled > 0 {
+        eprintln!(
+            "left out {} from {from} without a label",
+            super::count(unlabeled as u64, "comment")
+        );
+    }
+    Ok(examples)
 }
 
 fn opt(v: Option<f64>) -> String {

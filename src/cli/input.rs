@@ -139,6 +139,10 @@ impl FormatArgs {
             .take(512)
             .read_to_end(&mut head)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        if head.len() < 512 && text.iter().all(u8::is_ascii_whitespace) {
+            bail!("{} is empty: no comments to read", path.display());
+        }
         let format = self.format.unwrap_or_else(|| Format::detect(&head));
         Ok((format, size, std::io::Cursor::new(head).chain(file)))
     }
