@@ -128,7 +128,7 @@ impl<R: BufRead> Iterator for DisqusReader<R> {
                         }
                     } else if let Some((_, title, link)) = self.thread.as_mut() {
                         match name.as_str() {
-                            "title" => *title = non_empty(text),
+                            "title" => *title = non_empty(super::xml::title(&text)),
                             "link" => *link = non_empty(text),
                             "thread" => {
                                 if let Some((id, title, link)) = self.thread.take() {

@@ -95,7 +95,7 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                     let Some((c, status, _)) = self.comment.as_mut() else {
                         if ns == Ns::Other {
                             match name.as_str() {
-                                "title" => self.post_title = Some(text.trim().to_owned()),
+                                "title" => self.post_title = Some(super::xml::title(&text)),
                                 "link" => self.post_link = Some(text.trim().to_owned()),
                                 _ => {}
                             }

@@ -53,6 +53,21 @@ pub enum XmlEvent {
 
 /// The longest text gathered for one element.
 pub const MAX_FIELD_BYTES: usize = 4 << 20;
+/// The longest post or thread title kept: every comment of the post carries it (and every line of
+/// `batch`'s output), so a title of megabytes would be copied thousands of times. A real one is short.
+pub const MAX_TITLE_BYTES: usize = 1024;
+
+/// A post's title as comments carry it: trimmed, and cut to [`MAX_TITLE_BYTES`] (at a character's
+/// start).
+pub fn title(text: &str) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(MAX_TITLE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// The most one piece of XML (a text run, a CDATA section, a tag, a comment) may take: quick-xml holds
 /// a piece whole in memory before saring sees it, so a longer one stops the read.
 pub const MAX_PIECE_BYTES: usize = 64 << 20;
@@ -328,6 +343,17 @@ pub fn truthy(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn titles_are_trimmed_and_cut_at_a_character() {
+        assert_eq!(super::title("  Cyber diplomacy \n"), "Cyber diplomacy");
+        let long = "é".repeat(super::MAX_TITLE_BYTES);
+        let cut = super::title(&long);
+        assert_eq!(cut.len(), super::MAX_TITLE_BYTES);
+        assert!(cut.chars().all(|c| c == 'é'));
+        let odd = format!("a{long}");
+        assert_eq!(super::title(&odd).len(), super::MAX_TITLE_BYTES - 1);
+    }
+
     use super::*;
 
     #[test]
