@@ -116,7 +116,9 @@ impl<R: Read> CsvReader<R> {
             .delimiter(options.delimiter)
             .has_headers(options.has_header)
             .quoting(options.quoting)
-            .flexible(true)
+            // A row with more or fewer fields than the header is a bad record (with its line): a
+            // stray delimiter in an unquoted field would otherwise shift the label to another column.
+            .flexible(false)
             .from_reader(reader);
         let headers: Vec<String> = if options.has_header {
             inner
@@ -249,6 +251,13 @@ fn csv_error(file: &Path, e: csv::Error) -> ReadError {
         csv::ErrorKind::Utf8 { err, .. } => {
             ReadError::invalid(file, position, format!("invalid UTF-8: {err}"))
         }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => ReadError::invalid(
+            file,
+            position,
+            format!("{len} fields where the first row has {expected_len} (a delimiter in a field that is not quoted?)"),
+        ),
         other => ReadError::invalid(file, position, format!("{other:?}")),
     }
 }
@@ -296,6 +305,25 @@ mod tests {
             "{err}"
         );
         assert!(rows[2].as_ref().is_ok_and(|r| r.comment.content == "last"));
+    }
+
+    #[test]
+    fn a_row_with_another_number_of_fields_is_a_bad_record_with_its_line() {
+        // "cheap" would otherwise be read as the label, and the comment as ham.
+        let data = "content,label\nhello there,ham\nbuy pills, cheap,spam\nthanks,ham\n";
+        let rows: Vec<_> =
+            CsvReader::new(data.as_bytes(), Path::new("r.csv"), &CsvOptions::default())
+                .expect("header")
+                .collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].is_ok() && rows[2].is_ok());
+        let err = rows[1].as_ref().expect_err("ragged");
+        assert!(err.is_skippable());
+        let message = err.to_string();
+        assert!(
+            message.contains("line 3") && message.contains("3 fields"),
+            "{message}"
+        );
     }
 
     #[test]
