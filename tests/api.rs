@@ -171,8 +171,30 @@ fn api_keys_are_required_when_configured() {
     assert_eq!(error_code(&body), "unauthorized");
     let (status, _) = server.post("/v1/check", comment.clone(), Some("key-three"));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = server.post("/v1/check", comment, Some("key-two"));
+    let (status, _) = server.post("/v1/check", comment.clone(), Some("key-two"));
     assert_eq!(status, StatusCode::OK);
+    // The scheme's name is case-insensitive, and a 401 says which scheme to use.
+    for scheme in ["bearer", "BEARER"] {
+        let resp = server
+            .client
+            .post(server.url("/v1/check"))
+            .header("authorization", format!("{scheme} key-one"))
+            .body(comment.clone())
+            .send()
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
+    }
+    let resp = server
+        .client
+        .post(server.url("/v1/check"))
+        .body(comment)
+        .send()
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.headers().get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Bearer"[..])
+    );
     // The service routes need no key.
     let health = server
         .client
@@ -807,5 +829,42 @@ fn akismet_routes_take_post_and_a_charset_that_would_garble_the_form_is_ignored(
             .send()
             .expect("request");
         assert_eq!(resp.text().expect("body"), "true", "{charset}");
+    }
+}
+
+#[test]
+fn head_works_wherever_get_does_and_a_405_says_what_is_allowed() {
+    let server = TestServer::start(&[]);
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/model",
+        "/v1/openapi.json",
+    ] {
+        let resp = server
+            .client
+            .head(server.url(path))
+            .send()
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.bytes().expect("body").len(), 0, "{path}");
+    }
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/v1/check", "POST"),
+        (reqwest::Method::DELETE, "/healthz", "GET, HEAD"),
+    ] {
+        let resp = server
+            .client
+            .request(method, server.url(path))
+            .send()
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow)
+        );
+        let body: Value = resp.json().expect("JSON error");
+        assert_eq!(error_code(&body), "method_not_allowed");
     }
 }

@@ -102,6 +102,10 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             resp.insert_header(("Retry-After", secs.to_string()));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // What to send instead (RFC 9110 requires it with a 401).
+            resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
         resp.json(Body {
             error: Inner {
                 code: self.code,

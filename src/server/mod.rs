@@ -12,7 +12,8 @@ pub mod unfinished;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::http::{header, Method};
+use actix_web::{guard, web, App, HttpServer};
 use anyhow::Context;
 
 use crate::config::Settings;
@@ -20,33 +21,52 @@ use crate::engine::ModelFile;
 use crate::feedback::FeedbackStore;
 use state::AppState;
 
-/// One route: `route` on `path`, and a JSON 405 for any other method there.
-fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+/// One route on `path`, taking `method`, and a JSON 405 naming it (`Allow`) for any other.
+fn resource<F, Args>(path: &str, method: Method, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let route = if method == Method::GET {
+        // HEAD wherever GET: the same answer without its body.
+        web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+    } else {
+        web::route().guard(guard::Method(method.clone()))
+    };
+    let allow = if method == Method::GET {
+        "GET, HEAD".to_owned()
+    } else {
+        method.to_string()
+    };
     web::resource(path)
-        .route(route)
-        .default_service(web::to(routes::method_not_allowed))
+        .route(route.to(handler))
+        .default_service(web::to(move || {
+            let allow = allow.clone();
+            async move {
+                let mut resp = actix_web::ResponseError::error_response(
+                    &error::ApiError::method_not_allowed(),
+                );
+                if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                    resp.headers_mut().insert(header::ALLOW, value);
+                }
+                resp
+            }
+        }))
 }
 
 /// saring's JSON API and the service routes.
 fn routes_of_the_api(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/metrics", web::get().to(metrics::metrics)))
-        .service(resource("/v1/openapi.json", web::get().to(routes::openapi)))
-        .service(resource("/v1/check", web::post().to(routes::score_comment)))
-        .service(resource(
-            "/v1/check/batch",
-            web::post().to(routes::score_batch),
-        ))
-        .service(resource(
-            "/v1/feedback",
-            web::post().to(routes::record_feedback),
-        ))
-        .service(resource("/v1/model", web::get().to(routes::model_info)))
-        .service(resource(
-            "/v1/model/reload",
-            web::post().to(routes::reload_model),
-        ))
-        .service(resource("/healthz", web::get().to(routes::healthz)))
-        .service(resource("/readyz", web::get().to(routes::readyz)));
+    use Method as M;
+    cfg.service(resource("/metrics", M::GET, metrics::metrics))
+        .service(resource("/v1/openapi.json", M::GET, routes::openapi))
+        .service(resource("/v1/check", M::POST, routes::score_comment))
+        .service(resource("/v1/check/batch", M::POST, routes::score_batch))
+        .service(resource("/v1/feedback", M::POST, routes::record_feedback))
+        .service(resource("/v1/model", M::GET, routes::model_info))
+        .service(resource("/v1/model/reload", M::POST, routes::reload_model))
+        .service(resource("/healthz", M::GET, routes::healthz))
+        .service(resource("/readyz", M::GET, routes::readyz));
 }
 
 /// A bound, not yet running, server.

@@ -119,13 +119,13 @@ fn authorize_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> 
     }
 }
 
+/// The credentials of `Authorization: Bearer KEY` (the scheme's name in any case, as HTTP has it).
 fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 /// Reads a request body of at most `limit` bytes, within the request timeout (a client that trickles
@@ -430,8 +430,4 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
-}
-
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed())
 }
