@@ -666,22 +666,34 @@ fn sigterm_mid_load_loses_no_acknowledged_feedback() {
     assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
 }
 
-/// Sends the start of a request that never completes to a server whose request timeout is 1 s; what
-/// the server answers before it closes the connection, and how long it took.
-fn answer_to_unfinished(server: &TestServer, partial: &[u8]) -> (String, std::time::Duration) {
+/// Sends `request` (often the start of one that never completes) and reads until the server closes
+/// the connection or 10 s pass: what it answered, how long it took, and whether it closed the
+/// connection.
+fn answer_to_unfinished(
+    server: &TestServer,
+    request: &[u8],
+) -> (String, std::time::Duration, bool) {
     use std::io::{Read, Write};
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .expect("timeout");
-    stream.write_all(partial).expect("partial request");
+    stream.write_all(request).expect("request");
     let started = std::time::Instant::now();
     let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
     (
         String::from_utf8_lossy(&answer).into_owned(),
         started.elapsed(),
+        closed,
     )
 }
 
@@ -689,7 +701,7 @@ fn answer_to_unfinished(server: &TestServer, partial: &[u8]) -> (String, std::ti
 fn a_client_that_trickles_its_body_gets_a_408() {
     let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
     // The headers arrive whole; of the 100 bytes of body announced, only a few ever do.
-    let (text, _) = answer_to_unfinished(
+    let (text, _, _) = answer_to_unfinished(
         &server,
         b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"content\"",
     );
@@ -700,7 +712,8 @@ fn a_client_that_trickles_its_body_gets_a_408() {
 #[test]
 fn a_client_too_slow_to_send_its_request_is_cut_off() {
     let server = TestServer::start_with(&[], &["--request-timeout", "1"]);
-    let (text, waited) = answer_to_unfinished(&server, b"POST /v1/check HTTP/1.1\r\nHost: x\r\n");
+    let (text, waited, _) =
+        answer_to_unfinished(&server, b"POST /v1/check HTTP/1.1\r\nHost: x\r\n");
     assert!(
         waited < std::time::Duration::from_secs(8),
         "cut off after {waited:?}"
@@ -712,28 +725,6 @@ fn a_client_too_slow_to_send_its_request_is_cut_off() {
     // The server is still there for others.
     let (status, _) = server.post("/v1/check", json!({"content": "hi"}).to_string(), None);
     assert_eq!(status, StatusCode::OK);
-}
-
-/// Sends `request` and reads until the server closes the connection or 10 s pass: what it answered,
-/// and whether it closed the connection.
-fn answer_and_whether_closed(server: &TestServer, request: &[u8]) -> (String, bool) {
-    use std::io::{Read, Write};
-    let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    stream.write_all(request).expect("request");
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    let closed = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break true,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(_) => break false,
-        }
-    };
-    (String::from_utf8_lossy(&answer).into_owned(), closed)
 }
 
 #[test]
@@ -751,7 +742,7 @@ fn a_chunked_body_never_finished_does_not_keep_its_connection() {
             "408",
         ),
     ] {
-        let (text, closed) = answer_and_whether_closed(&server, request);
+        let (text, _, closed) = answer_to_unfinished(&server, request);
         assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
         assert!(closed, "connection kept open after: {text}");
     }
@@ -768,7 +759,7 @@ fn a_chunked_body_never_finished_does_not_keep_its_connection() {
         r
     };
     let both = [request("keep-alive"), request("close")].concat();
-    let (text, closed) = answer_and_whether_closed(&server, &both);
+    let (text, _, closed) = answer_to_unfinished(&server, &both);
     assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
     assert!(closed);
 }
