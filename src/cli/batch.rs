@@ -221,27 +221,25 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
 
     // A regular file is written to a temporary file beside it, renamed over it at the end; a stream
     // (a pipe, /dev/stdout) is written as the results come.
-    let (tmp, file, stream) = match &target {
+    let (tmp, file) = match &target {
         Target::File(path) => {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-                _ => PathBuf::from("."),
-            };
+            let dir = crate::engine::model_file::folder_of(path);
             let tmp = tempfile::Builder::new()
                 .prefix(".saring-batch-")
                 .tempfile_in(&dir)
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
             let file = tmp.reopen().context("reopening the output file")?;
-            (Some((tmp, path.clone(), dir)), file, false)
+            (Some(tmp), file)
         }
         Target::Stream(path) => {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            (None, file, true)
+            (None, file)
         }
     };
+    let stream = tmp.is_none();
     let format = args.output_format.unwrap_or_else(|| {
         let csv = args
             .output
@@ -321,11 +319,11 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             args.input.display()
         );
     }
-    if let Some((tmp, path, dir)) = tmp {
+    if let (Some(tmp), Target::File(path)) = (tmp, &target) {
         crate::engine::model_file::make_readable(tmp.as_file())?;
-        tmp.persist(&path)
+        tmp.persist(path)
             .with_context(|| format!("cannot write {}", args.output.display()))?;
-        crate::engine::model_file::sync_folder(&dir);
+        crate::engine::model_file::sync_folder(&crate::engine::model_file::folder_of(path));
     }
 
     eprintln!("{}", tally.summary());

@@ -83,7 +83,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let mut value = serde_json::to_value(&report)?;
         if args.mistakes > 0 {
             let list = |list: &[crate::engine::evaluate::Outcome]| -> Vec<serde_json::Value> {
-                (list.iter())
+                list.iter()
                     .map(|o| serde_json::json!({"logit": o.logit, "text": text_of(o)}))
                     .collect()
             };

@@ -88,10 +88,7 @@ impl ModelFile {
             path: path.to_owned(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let dir = folder_of(path);
         let mut tmp = tempfile::Builder::new()
             .prefix(".saring-model-")
             .tempfile_in(&dir)
@@ -211,6 +208,15 @@ impl ModelFile {
                 source,
             })?;
         Ok(SpamModel::from_data(Self::decode(&bytes, path)?))
+    }
+}
+
+/// The folder a file is in (`.` for a bare file name): where its temporary file goes, to be renamed
+/// over it.
+pub fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
     }
 }
 

@@ -225,12 +225,12 @@ pub fn train(
 
     let columns = columns(examples, options);
     let ids: Vec<u64> = columns.iter().map(|&(id, _)| id).collect();
-    let fit_without = |fold: usize| fit_without(&columns, fold, options);
+    let fit_fold = |fold: usize| fit_without(&columns, fold, options);
 
     // Out-of-fold evidence, per kind of feature and direction, for calibration and thresholds.
     let fold_weights: Vec<Vec<f64>> = (0..CALIBRATION_FOLDS)
         .into_par_iter()
-        .map(fit_without)
+        .map(fit_fold)
         .collect::<Result<_, _>>()?;
     let fold_bias: Vec<f64> = (0..CALIBRATION_FOLDS)
         .map(|fold| log_prior_ratio(examples.iter().filter(|e| fold_of(e.group) != fold)))
@@ -261,7 +261,7 @@ pub fn train(
                     _ => evidence_of(e),
                 })
                 .collect();
-            (oof, fit_without(usize::MAX))
+            (oof, fit_fold(usize::MAX))
         },
     );
     let calibration = calibration.map_err(TrainError::Fit)?;
