@@ -131,7 +131,7 @@ fn key_in_the_host_name_wrong_content_type_and_array_fields() {
         .expect("request");
     assert_eq!(resp.text().expect("body"), "valid");
     // Blatant spam gets the discard tip.
-    let blatant = "api_key=abcdef123456&user_ip=1.2.3.4&comment_content=\
+    let blatant = "api_key=abcdef123456&blog=https%3A%2F%2Fblog.example&user_ip=1.2.3.4&comment_content=\
                    Main+di+%F0%9D%90%99%F0%9D%90%84%F0%9D%90%94%F0%9D%90%92138+gacor+maxwin+depo+10k+wd+slot+gacor";
     let resp = client
         .post(format!("{}/1.1/comment-check", server.base))
@@ -187,4 +187,46 @@ fn a_blog_in_another_charset_is_decoded_by_blog_charset() {
     );
     let store = saring::feedback::FeedbackStore::open(&server.feedback_db()).expect("db");
     assert_eq!(store.comments().expect("read")[0].content, "café très bon");
+}
+
+#[test]
+fn comment_check_without_blog_or_user_ip_is_answered_as_akismet_does() {
+    let server = TestServer::start();
+    let client = Client::new();
+    let check = |form: String| {
+        client
+            .post(format!("{}/1.1/comment-check", server.base))
+            .body(form)
+            .send()
+            .expect("request")
+    };
+    // Neither `true` nor `false`: WordPress holds such a comment instead of letting it through.
+    let spam = "comment_author=viagra-test-123&comment_content=hi";
+    for (form, missing) in [
+        (format!("api_key={KEY}&user_ip=1.2.3.4&{spam}"), "blog"),
+        (
+            format!("api_key={KEY}&blog=&user_ip=1.2.3.4&{spam}"),
+            "blog",
+        ),
+        (
+            format!("api_key={KEY}&blog=https%3A%2F%2Fblog.example&{spam}"),
+            "user_ip",
+        ),
+    ] {
+        let resp = check(form);
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().contains_key("x-akismet-debug-help"));
+        assert!(!resp.headers().contains_key("x-akismet-guid"));
+        assert_eq!(
+            resp.text().expect("body"),
+            format!("Missing required field: {missing}.")
+        );
+    }
+    // A wrong key is still told first, and with both fields the comment is checked.
+    let resp = check(format!("api_key=wrongkey0000&{spam}"));
+    assert_eq!(resp.text().expect("body"), "invalid");
+    let resp = check(format!(
+        "api_key={KEY}&blog=https%3A%2F%2Fblog.example&user_ip=1.2.3.4&{spam}"
+    ));
+    assert_eq!(resp.text().expect("body"), "true");
 }

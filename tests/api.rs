@@ -233,6 +233,26 @@ fn bad_input_gets_a_json_error_and_the_server_keeps_serving() {
             "invalid_comment",
         ),
         (
+            // A comment is an object, not an array of its fields.
+            "/v1/check",
+            b"[\"1\", \"text\"]".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_comment",
+        ),
+        (
+            "/v1/check/batch",
+            b"[{\"content\": \"a\"}, [\"1\", \"b\"]]".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_comment",
+        ),
+        (
+            // A label of the wrong type is a wrong value, not broken JSON.
+            "/v1/feedback",
+            b"{\"comment\": {\"content\": \"x\"}, \"label\": 5}".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_feedback",
+        ),
+        (
             "/v1/check",
             vec![b' '; 300 * 1024],
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -565,6 +585,7 @@ fn without_keys_akismet_clients_share_their_address_limit_whatever_key_they_send
             .form(&[
                 ("api_key", key),
                 ("blog", "https://blog.example"),
+                ("user_ip", "127.0.0.1"),
                 ("comment_content", "hi"),
             ])
             .send()

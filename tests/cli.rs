@@ -664,3 +664,58 @@ fn an_input_that_yields_no_comments_is_an_error_not_an_empty_success() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("has a label"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_batch_stopped_by_a_signal_leaves_no_temporary_file() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let lines = std::fs::read(fixture("tiny-corpus.jsonl")).expect("fixture");
+    for (signal, code) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
+        let out_dir = tempfile::tempdir().expect("temp dir");
+        let output = out_dir.path().join("scored.jsonl");
+        // Input from a pipe kept open: the batch is still running when the signal comes.
+        let mut child = std_saring()
+            .args(["batch", "--input", "/dev/stdin", "--output"])
+            .arg(&output)
+            .arg("--model")
+            .arg(&model)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(&lines).expect("writes");
+        let temporary = || {
+            std::fs::read_dir(out_dir.path())
+                .expect("lists")
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(".saring-batch-")
+                })
+                .count()
+        };
+        let started = std::time::Instant::now();
+        while temporary() == 0 && started.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(temporary(), 1, "the batch made its temporary file");
+        // The handler is set up right after the file is made; give it a moment.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let status = child.wait().expect("waits");
+        drop(stdin);
+        assert_eq!(status.code(), Some(code), "{signal}: {status:?}");
+        assert_eq!(status.signal(), None);
+        assert_eq!(temporary(), 0, "{signal}: the temporary file is removed");
+        assert!(!output.exists(), "{signal}: no output is claimed");
+    }
+}

@@ -228,6 +228,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
                 .prefix(".saring-batch-")
                 .tempfile_in(&dir)
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            super::output::remove_on_signal(tmp.path().to_owned())?;
             let file = tmp.reopen().context("reopening the output file")?;
             (Some(tmp), file)
         }

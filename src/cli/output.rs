@@ -42,6 +42,28 @@ pub fn target(path: &Path, inputs: &[PathBuf]) -> anyhow::Result<Target> {
     Ok(Target::File(std::fs::canonicalize(path)?))
 }
 
+/// Removes the temporary file at `path` when the process is stopped by Ctrl-C, `kill` or a closed
+/// terminal (SIGINT, SIGTERM, SIGHUP) and exits as the signal would (128 + its number): a long batch
+/// stopped by hand leaves no half-written file behind. Once the file has been renamed into place there
+/// is nothing left to remove and the process just exits.
+#[cfg(unix)]
+pub fn remove_on_signal(path: PathBuf) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = std::fs::remove_file(&path);
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn remove_on_signal(_: PathBuf) -> anyhow::Result<()> {
+    Ok(())
+}
+
 /// The file a path names once links are followed, as far as they lead (a link may name a file not
 /// yet made).
 fn link_target(path: &Path) -> PathBuf {

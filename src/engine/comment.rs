@@ -5,16 +5,43 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::de::{Deserializer, Visitor};
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// What a moderator decided about a comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Label {
     Ham,
     Spam,
+}
+
+/// A label is the string `"spam"` or `"ham"`. Written by hand because serde_json reads a derived enum
+/// from a string or an object only, and anything else (`"label": 5`) was a syntax error, as if the JSON
+/// were broken, where it is a wrong value.
+impl<'de> Deserialize<'de> for Label {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LabelVisitor;
+        impl Visitor<'_> for LabelVisitor {
+            type Value = Label;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"spam\" or \"ham\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Label, E> {
+                match v {
+                    "spam" => Ok(Label::Spam),
+                    "ham" => Ok(Label::Ham),
+                    _ => Err(E::unknown_variant(v, &["spam", "ham"])),
+                }
+            }
+        }
+        deserializer.deserialize_str(LabelVisitor)
+    }
 }
 
 impl Label {
@@ -43,8 +70,9 @@ impl std::str::FromStr for Label {
     }
 }
 
-/// One comment, pingback or trackback.
+/// One comment, pingback or trackback: a JSON object (see [`object`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Comment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -81,6 +109,49 @@ pub struct Comment {
     /// Training data only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
+}
+
+impl Serialize for Comment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The derived code (`remote = "Self"` makes it an inherent function).
+        Comment::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Comment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        object(deserializer)
+    }
+}
+
+impl<'de> FromFields<'de> for Comment {
+    fn from_fields<D: Deserializer<'de>>(fields: D) -> Result<Self, D::Error> {
+        Comment::deserialize(fields)
+    }
+}
+
+/// A type read from the fields of a JSON object by serde's derived code.
+trait FromFields<'de>: Sized {
+    fn from_fields<D: Deserializer<'de>>(fields: D) -> Result<Self, D::Error>;
+}
+
+/// Reads a comment from a JSON object only. serde's derived code also takes an array of the fields in
+/// their order, so `["1", "text"]` was read as a comment with id `1`: a shape no client sends, more
+/// likely a mistake than a comment.
+fn object<'de, D: Deserializer<'de>, T: FromFields<'de>>(deserializer: D) -> Result<T, D::Error> {
+    struct ObjectVisitor<T>(PhantomData<T>);
+    impl<'de, T: FromFields<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a comment (a JSON object)")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::from_fields(MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_map(ObjectVisitor(PhantomData))
 }
 
 /// The comment types that get features of their own.
@@ -189,6 +260,7 @@ mod borrowed {
     /// Named `Comment` for serde's messages, which name the type: errors read as a `Comment`'s. The
     /// fields nothing reads (`_user_ip` ...) are there to be checked as a `Comment` checks them.
     #[derive(Debug, Deserialize)]
+    #[serde(remote = "Self")]
     pub struct Comment<'a> {
         #[serde(borrow)]
         pub(super) id: Option<Text<'a>>,
@@ -219,6 +291,18 @@ mod borrowed {
         #[serde(borrow, rename = "parent")]
         _parent: Option<Text<'a>>,
         pub(super) label: Option<Label>,
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Comment<'a> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            object(deserializer)
+        }
+    }
+
+    impl<'de: 'a, 'a> FromFields<'de> for Comment<'a> {
+        fn from_fields<D: Deserializer<'de>>(fields: D) -> Result<Self, D::Error> {
+            Comment::deserialize(fields)
+        }
     }
 
     /// A string of JSON text: borrowed from it, or decoded when it held escapes.
@@ -317,8 +401,42 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_is_an_object_not_an_array_of_its_fields() {
+        for text in [r#"["1","text"]"#, r#"["x"]"#, r#""text""#, "5", "null"] {
+            let owned = serde_json::from_str::<Comment>(text).expect_err(text);
+            assert!(
+                owned
+                    .to_string()
+                    .contains("expected a comment (a JSON object)"),
+                "{text}: {owned}"
+            );
+            let borrowed = serde_json::from_str::<BorrowedComment>(text).expect_err(text);
+            assert_eq!(owned.to_string(), borrowed.to_string(), "{text}");
+        }
+        // In an array of comments too, and an object still reads.
+        assert!(serde_json::from_str::<Vec<Comment>>(r#"[{"content":"a"},["1","b"]]"#).is_err());
+        let c: Comment = serde_json::from_str(r#"{"id":"1","content":"text"}"#).expect("object");
+        assert_eq!((c.id.as_deref(), c.content.as_str()), (Some("1"), "text"));
+        // And a comment writes as it did.
+        let json = serde_json::to_string(&c).expect("serializes");
+        assert_eq!(json, r#"{"id":"1","content":"text"}"#);
+    }
+
+    #[test]
     fn label_must_be_spam_or_ham() {
         assert!(serde_json::from_str::<Comment>(r#"{"content":"x","label":"maybe"}"#).is_err());
+        // A label of the wrong type is a wrong value (a 422 from the API), not broken JSON (a 400).
+        for label in ["5", "true", "[\"spam\"]", "{\"spam\":null}", "\"Spam\""] {
+            let text = format!(r#"{{"content":"x","label":{label}}}"#);
+            let err = serde_json::from_str::<Comment>(&text).expect_err(&text);
+            assert_eq!(
+                err.classify(),
+                serde_json::error::Category::Data,
+                "{text}: {err}"
+            );
+        }
+        let c: Comment = serde_json::from_str(r#"{"content":"x","label":"ham"}"#).expect("ham");
+        assert_eq!(c.label, Some(Label::Ham));
         assert_eq!("SPAM".parse::<Label>(), Ok(Label::Spam));
     }
 }

@@ -123,7 +123,9 @@ impl<R: BufRead> Iterator for WxrReader<R> {
                             if self.xml.take_truncated() {
                                 return Some(Err(self.xml.too_long(position, "comment")));
                             }
-                            let status = status.unwrap_or("approved");
+                            // WordPress always writes one; a comment without it (a hand-made
+                            // export) was not moderated as far as the file says, so it teaches nothing.
+                            let status = status.unwrap_or("unknown");
                             comment.label = label_of(status);
                             return Some(Ok(Record {
                                 comment,
@@ -188,6 +190,22 @@ mod tests {
         assert_eq!(rows[2].comment.parent.as_deref(), Some("8"));
         assert_eq!(rows[2].comment.date.as_deref(), Some("2024-05-02 10:00:00"));
         assert_eq!(rows[2].comment.label, None);
+    }
+
+    #[test]
+    fn a_comment_without_a_status_has_no_label() {
+        let xml = WXR.replace(
+            "<wp:comment_approved><![CDATA[1]]></wp:comment_approved>",
+            "",
+        );
+        let rows: Vec<Record> = read(&xml)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("valid");
+        assert_eq!(rows[1].comment.content, "Nice «post» \u{2019}");
+        assert_eq!(rows[1].status, Some("unknown"));
+        assert_eq!(rows[1].comment.label, None);
+        assert_eq!(rows[0].comment.label, Some(Label::Spam));
     }
 
     #[test]

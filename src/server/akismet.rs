@@ -236,6 +236,17 @@ async fn comment_check(
         Ok(f) => f,
         Err(refused) => return refused,
     };
+    // Akismet requires these two and answers their absence as below: neither `true` nor `false`, so
+    // WordPress holds the comment for moderation instead of letting it through unchecked.
+    for field in ["blog", "user_ip"] {
+        if fields.get(field).is_none_or(|v| v.trim().is_empty()) {
+            return plain(
+                StatusCode::OK,
+                &format!("Missing required field: {field}."),
+                "comment-check requires `blog` (the blog's URL) and `user_ip` (the commenter's IP address).",
+            );
+        }
+    }
     let comment = fields.comment();
     let max = state.settings.limits.max_comment_bytes;
     if comment.content.len() > max {
