@@ -457,7 +457,7 @@ fn a_latin1_wxr_1_1_export_is_read_in_its_declared_encoding() {
 }
 
 #[test]
-fn a_truncated_export_fails_with_its_byte_offset_even_when_skipping_invalid_records() {
+fn a_truncated_export_fails_with_its_line_and_byte_offset_even_when_skipping_invalid_records() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
     let full = std::fs::read_to_string(fixture("moderated-1.0.wxr")).expect("fixture");
@@ -468,7 +468,10 @@ fn a_truncated_export_fails_with_its_byte_offset_even_when_skipping_invalid_reco
     let out = batch(&input, &output, &model, &["--skip-invalid"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cut.wxr:byte "), "{stderr}");
+    // The file ends inside a comment: the error is at its end, on its last line.
+    let lines = cut.lines().count();
+    let at = format!("cut.wxr:line {lines} (byte ");
+    assert!(stderr.contains(&at), "{at}: {stderr}");
     assert!(!output.exists());
 }
 

@@ -404,7 +404,7 @@ impl BlockScorer<'_> {
         let reasons = reasons.into_iter().map(|r| r.reason).collect();
         let id = match (comment.id, position) {
             (Some(id), _) => Id::Given(id),
-            (None, Position::Line(n) | Position::Byte(n)) => Id::Line(n),
+            (None, Position::Line(n) | Position::Byte { byte: n, .. }) => Id::Line(n),
         };
         let line = OutLine {
             id,

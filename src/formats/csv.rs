@@ -242,7 +242,7 @@ impl<R: Read> CsvReader<R> {
 fn csv_error(file: &Path, e: csv::Error) -> ReadError {
     let position = e
         .position()
-        .map_or(Position::Byte(0), |p| Position::Line(p.line()));
+        .map_or(Position::Line(1), |p| Position::Line(p.line()));
     match e.into_kind() {
         csv::ErrorKind::Io(source) => ReadError::Io {
             file: file.to_owned(),

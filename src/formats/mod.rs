@@ -26,15 +26,20 @@ pub const MAX_RECORD_BYTES: usize = 16 << 20;
 pub enum Position {
     /// 1-based line number.
     Line(u64),
-    /// Byte offset from the start of the file.
-    Byte(u64),
+    /// Byte offset from the start of the file, and the 1-based line it is on where that is known
+    /// (XML: not when a pipe held the file and an error came up).
+    Byte { byte: u64, line: Option<u64> },
 }
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Position::Line(n) => write!(f, "line {n}"),
-            Position::Byte(n) => write!(f, "byte {n}"),
+            Position::Byte {
+                byte,
+                line: Some(line),
+            } => write!(f, "line {line} (byte {byte})"),
+            Position::Byte { byte, line: None } => write!(f, "byte {byte}"),
         }
     }
 }

@@ -190,6 +190,19 @@ mod tests {
         assert_eq!(rows[2].comment.parent.as_deref(), Some("8"));
         assert_eq!(rows[2].comment.date.as_deref(), Some("2024-05-02 10:00:00"));
         assert_eq!(rows[2].comment.label, None);
+        // Each comment's place: the line its start tag is on, and the byte after it.
+        let lines: Vec<String> = rows.iter().map(|r| r.position.to_string()).collect();
+        for (at, line) in lines.iter().zip([4, 8, 10]) {
+            assert!(at.starts_with(&format!("line {line} (byte ")), "{at}");
+        }
+        let byte = WXR.find("<wp:comment><wp:comment_id>8").expect("there") as u64 + 12;
+        assert_eq!(
+            rows[1].position,
+            Position::Byte {
+                byte,
+                line: Some(8)
+            }
+        );
     }
 
     #[test]
@@ -239,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn a_truncated_file_is_an_error_with_a_byte_offset() {
+    fn a_truncated_file_is_an_error_with_its_line_and_byte_offset() {
         let cut = &WXR[..WXR.find("in the bin").unwrap_or(WXR.len())];
         let rows = read(cut);
         let err = rows
@@ -247,7 +260,7 @@ mod tests {
             .and_then(|r| r.as_ref().err())
             .expect("an error")
             .to_string();
-        assert!(err.starts_with("t.xml:byte "), "{err}");
+        assert!(err.starts_with("t.xml:line 10 (byte "), "{err}");
     }
 
     #[test]

@@ -68,6 +68,25 @@ pub fn title(text: &str) -> String {
     text[..end].to_owned()
 }
 
+/// The 1-based line of byte `byte` of the regular file at `path`, read again from its start.
+fn line_at(path: &Path, byte: u64) -> Option<u64> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut file = io::BufReader::new(std::fs::File::open(path).ok()?).take(byte);
+    let mut line_ends = 0;
+    loop {
+        let buf = file.fill_buf().ok()?;
+        if buf.is_empty() {
+            break;
+        }
+        line_ends += memchr::memchr_iter(b'\n', buf).count() as u64;
+        let n = buf.len();
+        file.consume(n);
+    }
+    Some(line_ends + 1)
+}
+
 /// The most one piece of XML (a text run, a CDATA section, a tag, a comment) may take: quick-xml holds
 /// a piece whole in memory before saring sees it, so a longer one stops the read.
 pub const MAX_PIECE_BYTES: usize = 64 << 20;
@@ -78,12 +97,15 @@ struct Guarded<R> {
     inner: R,
     /// What the current piece has taken from the file so far (reset as each piece begins).
     taken: usize,
+    /// Line ends read so far: the line a comment begins on.
+    line_ends: u64,
 }
 
 impl<R: BufRead> Read for Guarded<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.taken += n;
+        self.line_ends += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
         Ok(n)
     }
 }
@@ -101,6 +123,11 @@ impl<R: BufRead> BufRead for Guarded<R> {
 
     fn consume(&mut self, amt: usize) {
         self.taken += amt;
+        // What is consumed is the start of what the last `fill_buf` gave, still buffered.
+        if let Ok(buf) = self.inner.fill_buf() {
+            let taken = &buf[..amt.min(buf.len())];
+            self.line_ends += memchr::memchr_iter(b'\n', taken).count() as u64;
+        }
         self.inner.consume(amt);
     }
 }
@@ -123,6 +150,7 @@ impl<R: BufRead> XmlStream<R> {
         let mut reader = NsReader::from_reader(Guarded {
             inner: reader,
             taken: 0,
+            line_ends: 0,
         });
         reader.config_mut().trim_text(false);
         XmlStream {
@@ -140,17 +168,20 @@ impl<R: BufRead> XmlStream<R> {
         &self.file
     }
 
-    /// Where the reader is, as a byte offset.
+    /// Where the reader is: the byte offset and the line.
     pub fn position(&self) -> Position {
-        Position::Byte(self.reader.buffer_position())
+        Position::Byte {
+            byte: self.reader.buffer_position(),
+            line: Some(self.reader.get_ref().line_ends + 1),
+        }
     }
 
     fn error(&self, message: String) -> ReadError {
-        ReadError::malformed(
-            &self.file,
-            Position::Byte(self.reader.error_position()),
-            message,
-        )
+        let byte = self.reader.error_position();
+        // The error may lie before what was read (the start of a tag never closed): its line is
+        // counted again from the start of the file, which a pipe cannot give twice.
+        let line = line_at(&self.file, byte);
+        ReadError::malformed(&self.file, Position::Byte { byte, line }, message)
     }
 
     /// Whether an element's text was cut to [`MAX_FIELD_BYTES`] since the last call. The readers ask
@@ -355,6 +386,27 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_malformed_file_is_reported_with_the_line_of_the_fault() {
+        let xml = "<?xml version=\"1.0\"?>\n<a>\n<b>text\n\n</c>\n</a>\n";
+        let errors = |stream: &mut XmlStream<&[u8]>| loop {
+            match stream.next_event() {
+                Ok(XmlEvent::Eof) => panic!("no error"),
+                Ok(_) => {}
+                Err(e) => break e.to_string(),
+            }
+        };
+        // A file is read again to count the lines before the fault ...
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.xml");
+        std::fs::write(&path, xml).expect("writes");
+        let err = errors(&mut XmlStream::new(xml.as_bytes(), &path));
+        assert!(err.contains("bad.xml:line 5 (byte "), "{err}");
+        // ... what is not a file (a pipe) gives the byte offset only.
+        let err = errors(&mut XmlStream::new(xml.as_bytes(), dir.path()));
+        assert!(err.contains(":byte "), "{err}");
+    }
 
     #[test]
     fn a_declared_latin1_file_is_decoded() {
