@@ -206,6 +206,35 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_counted_right_across_many_reads() {
+        // Far more than the reader's 64 KiB buffer, with comments two and three lines long.
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<rss xmlns:wp=\"http://wordpress.org/export/1.2/\">\n<channel><item>\n");
+        let mut starts = Vec::new();
+        let mut line = 4;
+        for i in 0..5000 {
+            starts.push(line);
+            let extra = if i % 3 == 0 { "\n" } else { "" };
+            line += 2 + extra.len();
+            xml.push_str(&format!(
+                "<wp:comment><wp:comment_id>{i}</wp:comment_id>\n<wp:comment_content>text {i}{extra}</wp:comment_content></wp:comment>\n"
+            ));
+        }
+        xml.push_str("</item></channel></rss>\n");
+        assert!(xml.len() > 4 * 65536);
+        let rows: Vec<Record> = read(&xml)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .expect("valid");
+        assert_eq!(rows.len(), starts.len());
+        for (row, line) in rows.iter().zip(&starts) {
+            let Position::Byte { line: got, .. } = row.position else {
+                panic!("{:?}", row.position);
+            };
+            assert_eq!(got, Some(*line as u64), "{:?}", row.comment.id);
+        }
+    }
+
+    #[test]
     fn a_comment_without_a_status_has_no_label() {
         let xml = WXR.replace(
             "<wp:comment_approved><![CDATA[1]]></wp:comment_approved>",

@@ -2,6 +2,7 @@
 //! (CDATA or not) and resolves entities without ever reading a DTD, so external entities and
 //! "billion laughs" expansions cannot happen. HTML entities (`&laquo;`) are resolved as HTML would.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
@@ -91,26 +92,62 @@ fn line_at(path: &Path, byte: u64) -> Option<u64> {
 /// a piece whole in memory before saring sees it, so a longer one stops the read.
 pub const MAX_PIECE_BYTES: usize = 64 << 20;
 
-/// The file as quick-xml reads it, counting what one piece takes and refusing to go past
-/// [`MAX_PIECE_BYTES`].
+/// The file as quick-xml reads it, through a buffer of its own: counting what one piece takes and
+/// refusing to go past [`MAX_PIECE_BYTES`], and counting line ends only when a line is asked for (once
+/// a comment) or the buffer is refilled, a vectorized count over all bytes since the last, not a count
+/// for each of quick-xml's many small steps.
 struct Guarded<R> {
     inner: R,
+    buf: Box<[u8]>,
+    /// `buf[pos..filled]` is read but not yet consumed.
+    pos: usize,
+    filled: usize,
+    /// The line ends of `buf[..counted]` are in `line_ends`.
+    counted: Cell<usize>,
+    line_ends: Cell<u64>,
     /// What the current piece has taken from the file so far (reset as each piece begins).
     taken: usize,
-    /// Line ends read so far: the line a comment begins on.
-    line_ends: u64,
 }
 
-impl<R: BufRead> Read for Guarded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.taken += n;
-        self.line_ends += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+impl<R: Read> Guarded<R> {
+    fn new(inner: R) -> Self {
+        Guarded {
+            inner,
+            buf: vec![0; 64 << 10].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+            counted: Cell::new(0),
+            line_ends: Cell::new(0),
+            taken: 0,
+        }
+    }
+
+    /// The line ends consumed so far.
+    fn line_ends(&self) -> u64 {
+        let counted = self.counted.get();
+        if counted < self.pos {
+            let more = memchr::memchr_iter(b'\n', &self.buf[counted..self.pos]).count() as u64;
+            self.line_ends.set(self.line_ends.get() + more);
+            self.counted.set(self.pos);
+        }
+        self.line_ends.get()
+    }
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(out.len());
+            out[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
         Ok(n)
     }
 }
 
-impl<R: BufRead> BufRead for Guarded<R> {
+impl<R: Read> BufRead for Guarded<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.taken > MAX_PIECE_BYTES {
             return Err(io::Error::other(format!(
@@ -118,17 +155,24 @@ impl<R: BufRead> BufRead for Guarded<R> {
                 MAX_PIECE_BYTES >> 20
             )));
         }
-        self.inner.fill_buf()
+        if self.pos == self.filled {
+            self.line_ends();
+            let n = loop {
+                match self.inner.read(&mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    result => break result?,
+                }
+            };
+            self.pos = 0;
+            self.filled = n;
+            self.counted.set(0);
+        }
+        Ok(&self.buf[self.pos..self.filled])
     }
 
     fn consume(&mut self, amt: usize) {
         self.taken += amt;
-        // What is consumed is the start of what the last `fill_buf` gave, still buffered.
-        if let Ok(buf) = self.inner.fill_buf() {
-            let taken = &buf[..amt.min(buf.len())];
-            self.line_ends += memchr::memchr_iter(b'\n', taken).count() as u64;
-        }
-        self.inner.consume(amt);
+        self.pos = (self.pos + amt).min(self.filled);
     }
 }
 
@@ -147,11 +191,7 @@ pub struct XmlStream<R> {
 
 impl<R: BufRead> XmlStream<R> {
     pub fn new(reader: R, file: &Path) -> Self {
-        let mut reader = NsReader::from_reader(Guarded {
-            inner: reader,
-            taken: 0,
-            line_ends: 0,
-        });
+        let mut reader = NsReader::from_reader(Guarded::new(reader));
         reader.config_mut().trim_text(false);
         XmlStream {
             reader,
@@ -172,7 +212,7 @@ impl<R: BufRead> XmlStream<R> {
     pub fn position(&self) -> Position {
         Position::Byte {
             byte: self.reader.buffer_position(),
-            line: Some(self.reader.get_ref().line_ends + 1),
+            line: Some(self.reader.get_ref().line_ends() + 1),
         }
     }
 
