@@ -502,6 +502,17 @@ fn std_saring() -> std::process::Command {
     cmd
 }
 
+/// `saring batch --input /dev/stdin --output OUTPUT --model MODEL`, its standard input a pipe.
+fn batch_from_a_pipe(output: &Path, model: &Path) -> std::process::Command {
+    let mut cmd = std_saring();
+    cmd.args(["batch", "--input", "/dev/stdin", "--output"])
+        .arg(output)
+        .arg("--model")
+        .arg(model)
+        .stdin(std::process::Stdio::piped());
+    cmd
+}
+
 #[test]
 fn a_piped_input_is_read_whole_whatever_its_format() {
     // A pipe can be read only once: the bytes its format is told from must still be read as data.
@@ -510,12 +521,7 @@ fn a_piped_input_is_read_whole_whatever_its_format() {
     for name in ["tiny-corpus.jsonl", "moderated-1.0.wxr"] {
         let input = std::fs::read(fixture(name)).expect("fixture");
         let output = dir.path().join("out.jsonl");
-        let mut child = std_saring()
-            .args(["batch", "--input", "/dev/stdin", "--output"])
-            .arg(&output)
-            .arg("--model")
-            .arg(&model)
-            .stdin(std::process::Stdio::piped())
+        let mut child = batch_from_a_pipe(&output, &model)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -680,12 +686,7 @@ fn a_batch_stopped_by_a_signal_leaves_no_temporary_file() {
         let out_dir = tempfile::tempdir().expect("temp dir");
         let output = out_dir.path().join("scored.jsonl");
         // Input from a pipe kept open: the batch is still running when the signal comes.
-        let mut child = std_saring()
-            .args(["batch", "--input", "/dev/stdin", "--output"])
-            .arg(&output)
-            .arg("--model")
-            .arg(&model)
-            .stdin(std::process::Stdio::piped())
+        let mut child = batch_from_a_pipe(&output, &model)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("runs");
