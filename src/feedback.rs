@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags};
 use thiserror::Error;
 
 use crate::engine::{Comment, Label};
@@ -22,6 +23,14 @@ pub enum FeedbackError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another process holds the database (a backup, an `sqlite3` shell) for longer than
+    /// [`BUSY_WAIT`]: worth trying again shortly.
+    #[error("feedback database {path} is locked by another process")]
+    Busy { path: PathBuf },
+    /// The file was deleted or replaced since it was opened: writing on would store into a file no
+    /// one will read again.
+    #[error("feedback database {path} was deleted or replaced while in use; restart the service")]
+    Gone { path: PathBuf },
     #[error("feedback database {path}: row {row} holds an unreadable comment: {reason}")]
     BadRow {
         path: PathBuf,
@@ -30,10 +39,30 @@ pub enum FeedbackError {
     },
 }
 
+/// The longest a write waits for the database, from when it is asked for (queueing behind other
+/// writes included).
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
+
 /// The feedback database.
 pub struct FeedbackStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The file opened, to tell when the path no longer names it.
+    identity: Option<FileIdentity>,
+}
+
+/// A file's device and inode.
+type FileIdentity = (u64, u64);
+
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &Path) -> Option<FileIdentity> {
+    None
 }
 
 impl FeedbackStore {
@@ -55,8 +84,7 @@ impl FeedbackStore {
         // FULL: every commit reaches the disk before it returns.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(err)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS feedback (
                 id INTEGER PRIMARY KEY,
@@ -70,6 +98,26 @@ impl FeedbackStore {
         Ok(FeedbackStore {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            identity: identity(path),
+        })
+    }
+
+    /// Opens an existing database to read it (`saring train --feedback`): nothing in the file is
+    /// changed, and a file that is not a feedback database is refused.
+    pub fn open_read_only(path: &Path) -> Result<Self, FeedbackError> {
+        let err = |source| FeedbackError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(err)?;
+        conn.query_row("SELECT COUNT(*) FROM feedback", [], |_| Ok(()))
+            .map_err(err)?;
+        Ok(FeedbackStore {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+            identity: None,
         })
     }
 
@@ -85,6 +133,7 @@ impl FeedbackStore {
         source: &str,
         now: u64,
     ) -> Result<i64, FeedbackError> {
+        let asked = Instant::now();
         let mut stored = comment.clone();
         stored.label = None;
         let json = serde_json::to_string(&stored).unwrap_or_default();
@@ -92,14 +141,33 @@ impl FeedbackStore {
             .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let busy = || FeedbackError::Busy {
+            path: self.path.clone(),
+        };
+        // Writes queue here one at a time: each waits for SQLite's lock only what is left of its own
+        // BUSY_WAIT, so a locked database makes none wait longer than that.
+        let left = BUSY_WAIT.saturating_sub(asked.elapsed());
+        if left.is_zero() {
+            return Err(busy());
+        }
+        if self.identity.is_some() && identity(&self.path) != self.identity {
+            return Err(FeedbackError::Gone {
+                path: self.path.clone(),
+            });
+        }
+        let err = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => busy(),
+            _ => FeedbackError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
+        };
+        conn.busy_timeout(left).map_err(err)?;
         conn.execute(
             "INSERT INTO feedback (received_at, label, source, comment) VALUES (?1, ?2, ?3, ?4)",
             params![now as i64, label.as_str(), source, json],
         )
-        .map_err(|source| FeedbackError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })?;
+        .map_err(err)?;
         Ok(conn.last_insert_rowid())
     }
 
@@ -179,5 +247,63 @@ mod tests {
         assert_eq!(comments[0].content, "buy pills");
         assert_eq!(comments[0].label, Some(Label::Spam));
         assert_eq!(comments[1].label, Some(Label::Ham));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_database_deleted_or_replaced_in_use_is_an_error_not_a_silent_loss() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("feedback.sqlite");
+        let store = FeedbackStore::open(&path).expect("opens");
+        let spam = Comment::from_text("buy pills");
+        store.record(&spam, Label::Spam, "api", 1).expect("stores");
+        std::fs::remove_file(&path).expect("deletes");
+        let err = store
+            .record(&spam, Label::Spam, "api", 2)
+            .expect_err("gone");
+        assert!(matches!(err, FeedbackError::Gone { .. }), "{err}");
+        // Another file at the path is not the one opened either.
+        std::fs::write(&path, b"").expect("writes");
+        let err = store
+            .record(&spam, Label::Spam, "api", 3)
+            .expect_err("replaced");
+        assert!(matches!(err, FeedbackError::Gone { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_locked_database_is_busy_within_the_wait_and_reading_changes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("feedback.sqlite");
+        let store = FeedbackStore::open(&path).expect("opens");
+        let other = Connection::open(&path).expect("opens");
+        other.execute_batch("BEGIN EXCLUSIVE").expect("locks");
+        let started = Instant::now();
+        let err = store
+            .record(&Comment::from_text("x"), Label::Ham, "api", 1)
+            .expect_err("locked");
+        assert!(matches!(err, FeedbackError::Busy { .. }), "{err}");
+        assert!(started.elapsed() < BUSY_WAIT + Duration::from_secs(2));
+        other.execute_batch("COMMIT").expect("unlocks");
+        store
+            .record(&Comment::from_text("x"), Label::Ham, "api", 2)
+            .expect("stores once free");
+        // Reading opens the file read-only: a file that is not a feedback database is refused and
+        // left as it was.
+        assert_eq!(
+            FeedbackStore::open_read_only(&path)
+                .expect("reads")
+                .count()
+                .expect("counts"),
+            1
+        );
+        let not_ours = dir.path().join("other.db");
+        Connection::open(&not_ours)
+            .expect("opens")
+            .execute_batch("CREATE TABLE notes (x)")
+            .expect("creates");
+        let before = std::fs::read(&not_ours).expect("reads");
+        assert!(FeedbackStore::open_read_only(&not_ours).is_err());
+        assert_eq!(std::fs::read(&not_ours).expect("reads"), before);
+        assert!(!dir.path().join("other.db-wal").exists());
     }
 }

@@ -393,6 +393,13 @@ fn reload_swaps_models_and_a_bad_file_leaves_the_old_one_serving() {
         &smaller,
     );
     assert_eq!(newer, server.model);
+    // A misspelt field is refused, not taken as a plain reload.
+    let (status, body) = server.post(
+        "/v1/model/reload",
+        json!({"pth": "/elsewhere.saring"}).to_string(),
+        Some("admin-secret"),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = server.post("/v1/model/reload", "", Some("admin-secret"));
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_ne!(body["id"], first.as_str());
@@ -685,6 +692,53 @@ fn sigterm_mid_load_loses_no_acknowledged_feedback() {
         acknowledged.len()
     );
     assert!(acknowledged.iter().all(|&id| id > 0 && id as u64 <= stored));
+}
+
+#[test]
+fn sigint_and_sigterm_let_a_request_in_flight_finish() {
+    use std::io::{Read, Write};
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut server = TestServer::start(&[]);
+        let addr = server.base.trim_start_matches("http://").to_owned();
+        let body = json!({"comment": {"content": "sent slowly"}, "label": "spam"}).to_string();
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        let head = format!(
+            "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("headers");
+        stream
+            .write_all(&body.as_bytes()[..10])
+            .expect("part of the body");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: signals our own child process.
+        unsafe {
+            libc::kill(server.child.id() as libc::pid_t, signal);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        stream.write_all(&body.as_bytes()[10..]).expect("the rest");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("\"stored\"") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        assert!(
+            answer.starts_with("HTTP/1.1 201"),
+            "signal {signal}: {answer:?}"
+        );
+        let status = server.child.wait().expect("server exits");
+        assert!(status.success(), "signal {signal}: {status:?}");
+        let db = server.model.with_file_name("data").join("feedback.sqlite");
+        let store = saring::feedback::FeedbackStore::open_read_only(&db).expect("db");
+        assert_eq!(store.count().expect("count"), 1, "signal {signal}");
+    }
 }
 
 /// Sends `request` (often the start of one that never completes) and reads until the server closes

@@ -48,10 +48,24 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("saring: error: {e:#}");
+            eprintln!("saring: error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each after a colon, leaving out a cause its error already says (most of
+/// saring's errors end with their cause: `cannot create data: File exists (os error 17)`).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Writes `text` to standard output. A reader that closed the pipe early (`| head`) ends the output
@@ -120,5 +134,24 @@ mod tests {
         assert_eq!(super::count(0u64, "comment"), "0 comments");
         assert_eq!(super::count(1u64, "comment"), "1 comment");
         assert_eq!(super::count(2u32, "invalid record"), "2 invalid records");
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        use anyhow::Context;
+        let io = std::io::Error::other("File exists");
+        let said = crate::feedback::FeedbackError::Folder {
+            path: "data".into(),
+            source: io,
+        };
+        let e = Err::<(), _>(said).context("starting").unwrap_err();
+        assert_eq!(
+            super::error_chain(&e),
+            "starting: cannot create data: File exists"
+        );
+        let e = Err::<(), _>(std::io::Error::other("disk full"))
+            .context("writing out.jsonl")
+            .unwrap_err();
+        assert_eq!(super::error_chain(&e), "writing out.jsonl: disk full");
     }
 }

@@ -82,9 +82,61 @@ impl FileSettings {
     fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display()))
+        toml::from_str(&text).map_err(|e| {
+            // toml's own message quotes the line and the value, which may be a key: only where the
+            // fault is and what is wrong, values left out.
+            let at = e.span().map_or(String::new(), |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" line {line}, column {column}:")
+            });
+            anyhow::anyhow!(
+                "invalid settings file {}:{at} {}",
+                path.display(),
+                without_values(e.message())
+            )
+        })
     }
 }
+
+/// `message` with the values it quotes left out: serde's `invalid type: integer `5`, expected …` keeps
+/// the kind (`integer`), and anything between double quotes goes.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected"))
+        {
+            let kind = found.split_whitespace().next().unwrap_or("value");
+            return format!("{prefix}{kind}, expected {}", without_values(expected));
+        }
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// A key or token, trimmed; blank is none (`SARING_API_KEYS=` in a compose file whose variable is
+/// unset must not switch the file's keys off).
+fn secret_text(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// The most a body limit may be: a request is held in memory whole.
+const MAX_LIMIT_BYTES: usize = 1 << 30;
+/// The longest request timeout, in seconds (a day).
+const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 impl ServeArgs {
     /// Flags and environment over the file over the defaults, validated.
@@ -118,22 +170,53 @@ impl ServeArgs {
                 .unwrap_or(d.rate_per_key),
             burst_per_key: self.burst.or(file.burst).unwrap_or(d.burst_per_key),
         };
-        if limits.max_batch == 0 || limits.max_body_bytes == 0 || limits.max_comment_bytes == 0 {
-            anyhow::bail!("body, comment and batch limits must be above 0");
+        let bytes = [
+            limits.max_body_bytes,
+            limits.max_batch_body_bytes,
+            limits.max_comment_bytes,
+        ];
+        if limits.max_batch == 0 || bytes.iter().any(|&b| b == 0 || b > MAX_LIMIT_BYTES) {
+            anyhow::bail!(
+                "body and comment limits must be 1 byte to 1 GiB, and the batch limit above 0"
+            );
         }
-        if !(limits.rate_per_key >= 0.0 && limits.burst_per_key >= 1.0) {
-            anyhow::bail!("the rate limit must be 0 or more and the burst 1 or more");
+        if limits.request_timeout_secs > MAX_TIMEOUT_SECS {
+            anyhow::bail!("the request timeout must be at most {MAX_TIMEOUT_SECS} seconds (a day)");
         }
-        let api_keys = match self.api_keys {
-            Some(list) => Settings::parse_keys(&list),
+        let rate = limits.rate_per_key;
+        if !((rate == 0.0 || rate >= 0.001) && limits.burst_per_key >= 1.0) {
+            anyhow::bail!(
+                "the rate limit must be 0 (none) or at least 0.001 a second, and the burst 1 or more"
+            );
+        }
+        let from_env: Option<Vec<String>> = secret_text(self.api_keys)
+            .map(|list| {
+                list.split(',')
+                    .filter_map(|k| secret_text(Some(k.into())))
+                    .collect()
+            })
+            .filter(|keys: &Vec<String>| !keys.is_empty());
+        let keys: Vec<String> = match from_env {
+            Some(keys) => keys,
             None => file
                 .api_keys
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|k| !k.trim().is_empty())
-                .map(|k| Secret::new(k.trim()))
+                .filter_map(|k| secret_text(Some(k)))
                 .collect(),
         };
+        let admin_token = secret_text(self.admin_token).or(secret_text(file.admin_token));
+        // Sent in a header (`Authorization: Bearer KEY`) or a Host name: visible ASCII only.
+        let printable = |t: &str| t.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if !keys.iter().all(|k| printable(k)) || !admin_token.as_deref().is_none_or(printable) {
+            anyhow::bail!("API keys and the admin token must be printable ASCII");
+        }
+        if admin_token.as_ref().is_some_and(|t| keys.contains(t)) {
+            anyhow::bail!(
+                "the admin token is also an API key: every client could reload models; give it a value of its own"
+            );
+        }
+        let api_keys: Vec<Secret> = keys.into_iter().map(Secret::new).collect();
         Ok(Settings {
             listen: self
                 .listen
@@ -148,11 +231,7 @@ impl ServeArgs {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("data")),
             api_keys,
-            admin_token: self
-                .admin_token
-                .or(file.admin_token)
-                .filter(|t| !t.is_empty())
-                .map(Secret::new),
+            admin_token: admin_token.map(Secret::new),
             limits,
             workers: match self.workers.or(file.workers).unwrap_or(0) {
                 w @ 0..=256 => w,
@@ -222,5 +301,79 @@ mod tests {
             Cli::try_parse_from(["x", "--config", file.to_str().unwrap_or("")]).expect("parses");
         let err = format!("{:#}", cli.serve.settings().expect_err("refused"));
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    /// The settings from a file holding `toml` and the flags `args`.
+    fn settings(toml: &str, args: &[&str]) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("saring.toml");
+        std::fs::write(&file, toml).expect("write");
+        let mut all = vec!["x", "--config", file.to_str().unwrap_or("")];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("parses").serve.settings()
+    }
+
+    #[test]
+    fn a_bad_settings_file_is_reported_without_the_values_it_holds() {
+        for toml in [
+            "api_keys = \"supersecret1,supersecret2\"\n",
+            "\nadmin_token = supersecret1\n",
+            "api_keys = [\"supersecret1\", 12345678]\n",
+        ] {
+            let err = format!("{:#}", settings(toml, &[]).expect_err("refused"));
+            assert!(
+                !err.contains("supersecret") && !err.contains("12345678"),
+                "{err}"
+            );
+            assert!(err.contains("saring.toml: line "), "{err}");
+        }
+        let err = format!(
+            "{:#}",
+            settings("\nadmin_token = x\n", &[]).expect_err("refused")
+        );
+        assert!(err.contains("line 2, column"), "{err}");
+    }
+
+    #[test]
+    fn blank_keys_are_none_and_keys_must_be_safe_to_use() {
+        // A blank list (an unset variable in a compose file) keeps the file's keys.
+        let file = "api_keys = [\"filekey\"]\nadmin_token = \" adm \"\n";
+        for blank in ["", " , "] {
+            let s = settings(file, &["--api-keys", blank]).expect("valid");
+            assert!(s.is_api_key("filekey") && !s.open_access(), "{blank:?}");
+        }
+        let s = settings(file, &["--admin-token", "  "]).expect("valid");
+        assert!(s.admin_token.as_ref().is_some_and(|t| t.matches("adm")));
+        let s = settings(file, &["--api-keys", " k1 ,k2"]).expect("valid");
+        assert!(s.is_api_key("k1") && s.is_api_key("k2") && !s.is_api_key("filekey"));
+        for bad in [
+            vec!["--api-keys", "k1,k2", "--admin-token", "k1"],
+            vec!["--api-keys", "clé"],
+            vec!["--admin-token", "tab\there"],
+        ] {
+            assert!(settings("", &bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn limits_that_would_break_the_service_are_refused() {
+        for bad in [
+            ["--max-body-bytes", "18446744073709551615"],
+            ["--max-batch-body-bytes", "0"],
+            ["--max-comment-bytes", "2000000000"],
+            ["--request-timeout", "9223372036854775807"],
+            ["--rate-limit", "1e-300"],
+            ["--burst", "0.5"],
+        ] {
+            assert!(settings("", &bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            ["--max-body-bytes", "1073741824"],
+            ["--request-timeout", "0"],
+            ["--rate-limit", "0"],
+            ["--rate-limit", "0.001"],
+        ] {
+            assert!(settings("", &good).is_ok(), "{good:?}");
+        }
     }
 }

@@ -82,7 +82,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         if !db.exists() {
             bail!("no feedback database at {}", db.display());
         }
-        let comments = FeedbackStore::open(db)?.comments()?;
+        let comments = FeedbackStore::open_read_only(db)?.comments()?;
         let base = examples.len();
         let mut from_feedback = featurize(&comments);
         for e in &mut from_feedback {

@@ -202,14 +202,27 @@ impl ModelFile {
         }
         let mut bytes = Vec::new();
         File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .and_then(|f| f.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes))
             .map_err(|source| ModelFileError::Read {
                 path: path.to_owned(),
                 source,
             })?;
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(ModelFileError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::other(format!(
+                    "larger than {} MiB: no saring model is that big",
+                    MAX_MODEL_BYTES >> 20
+                )),
+            });
+        }
         Ok(SpamModel::from_data(Self::decode(&bytes, path)?))
     }
 }
+
+/// The largest model file read (a model of millions of comments' features is tens of MiB): a path
+/// to something bigger, given to a reload, is refused before it fills the memory.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
 
 /// The folder a file is in (`.` for a bare file name): where its temporary file goes, to be renamed
 /// over it.

@@ -335,7 +335,7 @@ async fn submit(
     }
     match store_feedback(&state.into_inner(), comment, label, "akismet").await {
         Ok(_) => text(THANKS),
-        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, "error", &e.message),
+        Err(e) => plain(e.status, "error", &e.message),
     }
 }
 

@@ -106,7 +106,10 @@ impl Server {
                 .default_service(web::to(routes::not_found))
         })
         .client_request_timeout(timeout)
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // actix stops at once on SIGINT, cutting requests in flight: saring handles both signals
+        // itself (`run_until_stopped`).
+        .disable_signals();
         if workers > 0 {
             server = server.workers(workers);
         }
@@ -129,8 +132,58 @@ impl Server {
         self.addr
     }
 
-    /// Serves until SIGINT or SIGTERM; requests in flight are allowed to finish.
+    /// Serves until SIGINT or SIGTERM; requests in flight are allowed to finish (for up to 30 s). A
+    /// second signal stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.inner.handle();
+        actix_web::rt::spawn(async move {
+            let Some(mut signals) = StopSignals::new() else {
+                return;
+            };
+            signals.next().await;
+            let finishing = handle.stop(true);
+            tokio::select! {
+                _ = finishing => {}
+                _ = signals.next() => handle.stop(false).await,
+            }
+        });
         self.inner.await
+    }
+}
+
+/// SIGINT and SIGTERM (Ctrl-C, `kill`, a service manager's stop).
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    fn new() -> Option<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(StopSignals {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+        })
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Option<Self> {
+        Some(StopSignals {})
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

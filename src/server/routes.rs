@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::engine::calibrate::sigmoid;
 use crate::engine::{Comment, FeatureExtractor, Label, Reason, SpamModel, Verdict};
+use crate::feedback::FeedbackError;
 
 thread_local! {
     /// Each worker's buffers: the feature extractor and a comment's feature ids.
@@ -166,7 +167,9 @@ async fn read_body_untimed(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    // Reserved up front for what is declared, but no more than 1 MiB: a length is only a promise, and
+    // reserving a huge one before any byte came would let one header exhaust the memory.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit).min(1 << 20));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|e| ApiError::bad_request("bad_body", format!("reading the body: {e}")))?;
@@ -302,7 +305,23 @@ pub async fn store_feedback(
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| ApiError::internal(format!("feedback not stored: {e}")))
+    .map_err(|e| {
+        // The full error, with the file's path, goes to the log; the client learns what to do.
+        eprintln!("saring: feedback not stored: {e}");
+        match e {
+            FeedbackError::Busy { .. } => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "feedback_busy",
+                    "feedback not stored: the database is locked by another process; try again",
+                )
+            },
+            _ => ApiError::internal(
+                "feedback not stored: the database could not be written (the server's log says why)",
+            ),
+        }
+    })
 }
 
 /// `POST /v1/feedback`: `{"comment": {...}, "label": "spam" | "ham"}`.
@@ -375,6 +394,7 @@ pub async fn model_info(
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct ReloadRequest {
     /// Another model file to load instead of the configured one.
     path: Option<std::path::PathBuf>,
