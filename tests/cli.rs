@@ -254,10 +254,14 @@ fn eval_on_a_test_file_leaves_out_texts_seen_in_training() {
         .arg(fixture("tiny-corpus.jsonl"))
         .output()
         .expect("runs");
-    assert!(out.status.success());
-    let v = json(&out.stdout);
-    assert_eq!(v["overlap_removed"], 40);
-    assert_eq!(v["comments"], 0);
+    // Every test text was trained on: nothing is left to measure, which is an error, not a report of
+    // zeros.
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nothing left to measure") && stderr.contains("40 texts also in training"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -593,8 +597,17 @@ fn eval_json_with_mistakes_is_one_json_document() {
         .expect("runs");
     assert_success(&out);
     let report = json(&out.stdout);
-    let mistakes = &report["mistakes"]["ham_scored_most_like_spam"];
-    assert_eq!(mistakes.as_array().map(Vec::len), Some(2), "{report}");
+    // Mistakes as the confusion matrix counts them, at most 2 of each.
+    let confusion = &report["confusion"];
+    for (list, count) in [
+        ("ham_scored_most_like_spam", "false_spam"),
+        ("spam_scored_most_like_ham", "false_ham"),
+    ] {
+        let expected = confusion[count].as_u64().map(|n| n.min(2) as usize);
+        let mistakes = &report["mistakes"][list];
+        assert_eq!(mistakes.as_array().map(Vec::len), expected, "{report}");
+    }
+    let mistakes = &report["mistakes"]["spam_scored_most_like_ham"];
     assert!(mistakes[0]["text"].is_string() && mistakes[0]["logit"].is_number());
 }
 
@@ -722,4 +735,59 @@ fn a_batch_stopped_by_a_signal_leaves_no_temporary_file() {
         assert_eq!(temporary(), 0, "{signal}: the temporary file is removed");
         assert!(!output.exists(), "{signal}: no output is claimed");
     }
+}
+
+#[test]
+fn csv_output_never_holds_a_spreadsheet_formula() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id":"=1+1","content":"cheap pills","author":"=HYPERLINK(\"http://evil.example\")","post_title":"@home"}"#,
+            "\n",
+            r#"{"id":"7","content":"nice post","author":"Rina","post_title":"-5 tips"}"#,
+            "\n"
+        ),
+    )
+    .expect("writes");
+    let output = dir.path().join("out.csv");
+    assert_success(&batch(&input, &output, &model, &[]));
+    let mut reader = csv::Reader::from_path(&output).expect("csv output");
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("rows");
+    assert_eq!(&rows[0][0], "'=1+1");
+    assert_eq!(&rows[0][1], "'@home");
+    assert_eq!(&rows[0][2], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(&rows[1][0], "7");
+    assert_eq!(&rows[1][1], "'-5 tips");
+    assert_eq!(&rows[1][2], "Rina");
+    // JSON output is not a spreadsheet's: the values stay as they were.
+    let json_out = dir.path().join("out.jsonl");
+    assert_success(&batch(&input, &json_out, &model, &[]));
+    let first = std::fs::read_to_string(&json_out).expect("output");
+    let first: serde_json::Value =
+        serde_json::from_str(first.lines().next().unwrap_or("")).expect("json");
+    assert_eq!(first["author"], "=HYPERLINK(\"http://evil.example\")");
+}
+
+#[test]
+fn eval_refuses_more_folds_than_comments() {
+    let out = saring()
+        .args(["eval", "--folds", "41", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("41 folds for 40 distinct comments"),
+        "{stderr}"
+    );
+    let out = saring()
+        .args(["eval", "--folds", "40", "--input"])
+        .arg(fixture("tiny-corpus.jsonl"))
+        .output()
+        .expect("runs");
+    assert_success(&out);
 }

@@ -21,7 +21,7 @@ use crate::formats::{Position, ReadError};
 
 #[derive(Debug, Args)]
 pub struct BatchArgs {
-    /// Comments to score (JSONL or CSV)
+    /// Comments to score (JSONL, CSV, WordPress WXR or Disqus XML)
     #[arg(long, short = 'i', value_name = "FILE")]
     pub input: PathBuf,
     /// Where to write one JSON line per comment, in input order
@@ -111,10 +111,10 @@ impl OutLine<'_> {
             .buffer_capacity(256)
             .from_writer(out);
         w.write_record([
-            id.as_str(),
-            self.post.unwrap_or(""),
-            self.author.unwrap_or(""),
-            self.kind.unwrap_or("comment"),
+            &*inert(&id),
+            &inert(self.post.unwrap_or("")),
+            &inert(self.author.unwrap_or("")),
+            &inert(self.kind.unwrap_or("comment")),
             self.status.unwrap_or(""),
             &format!("{:.6}", self.score),
             self.verdict.as_str(),
@@ -123,6 +123,16 @@ impl OutLine<'_> {
         ])?;
         w.flush()?;
         Ok(())
+    }
+}
+
+/// A field a spreadsheet would run as a formula (`=HYPERLINK(...)` as a spammer's name), made plain
+/// text with a leading `'`, as spreadsheets themselves mark text: a spam report opened in one must not
+/// run what the spammers wrote.
+fn inert(field: &str) -> std::borrow::Cow<'_, str> {
+    match field.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{field}").into(),
+        _ => field.into(),
     }
 }
 

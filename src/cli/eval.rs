@@ -31,7 +31,8 @@ pub struct EvalArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
-    /// Also list the N most confident mistakes (ham scored as spam, spam scored as ham)
+    /// Also list the N most confident mistakes at the spam threshold (ham called spam, spam not called
+    /// spam)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub mistakes: usize,
     #[command(flatten)]
@@ -73,6 +74,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             evaluate(&model, test, Some(&trained))
         }
     };
+    if report.comments == 0 {
+        anyhow::bail!(
+            "nothing left to measure: {} duplicates and {} texts also in training were left out",
+            report.duplicates_removed,
+            report.overlap_removed
+        );
+    }
     let (ham, spam) = report.worst_mistakes(args.mistakes);
     let text_of = |o: &crate::engine::evaluate::Outcome| -> String {
         let text: String = measured[o.index].content.chars().take(160).collect();
@@ -97,8 +105,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let mut out = render(&report);
         if args.mistakes > 0 {
             for (title, list) in [
-                ("ham scored most like spam (logit, text):", &ham),
-                ("spam scored most like ham (logit, text):", &spam),
+                (
+                    "ham called spam, scored most like spam (logit, text):",
+                    &ham,
+                ),
+                (
+                    "spam not called spam, scored most like ham (logit, text):",
+                    &spam,
+                ),
             ] {
                 out += &format!("{title}\n");
                 for o in list {

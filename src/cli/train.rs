@@ -13,7 +13,8 @@ use crate::feedback::FeedbackStore;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Labeled comments (JSONL or CSV; each record needs a label)
+    /// Labeled comments (JSONL or CSV with a label each, or a WXR or Disqus export, labeled by its
+    /// moderation status)
     #[arg(long = "input", short = 'i', required_unless_present = "feedback", num_args = 1.., value_name = "FILE")]
     pub inputs: Vec<PathBuf>,
     /// Also learn from the moderators' feedback stored by `saring serve` (its data-dir/feedback.sqlite)

@@ -43,10 +43,22 @@ pub struct Report {
 impl Report {
     /// The `n` most confident mistakes: ham scored highest and spam scored lowest.
     pub fn worst_mistakes(&self, n: usize) -> (Vec<Outcome>, Vec<Outcome>) {
-        let mut ham: Vec<Outcome> = self.outcomes.iter().filter(|o| !o.spam).copied().collect();
+        // Mistakes at the `spam` threshold, as the confusion matrix counts them: ham held as `unsure`
+        // was not published as spam, so it is no mistake.
+        let mut ham: Vec<Outcome> = self
+            .outcomes
+            .iter()
+            .filter(|o| !o.spam && o.verdict == Verdict::Spam)
+            .copied()
+            .collect();
         ham.sort_by(|a, b| b.logit.total_cmp(&a.logit));
         ham.truncate(n);
-        let mut spam: Vec<Outcome> = self.outcomes.iter().filter(|o| o.spam).copied().collect();
+        let mut spam: Vec<Outcome> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.spam && o.verdict != Verdict::Spam)
+            .copied()
+            .collect();
         spam.sort_by(|a, b| a.logit.total_cmp(&b.logit));
         spam.truncate(n);
         (ham, spam)
@@ -144,6 +156,12 @@ pub fn cross_validate(
         )));
     }
     let (examples, duplicates) = deduplicate(examples);
+    if folds > examples.len() {
+        return Err(TrainError::Options(format!(
+            "{folds} folds for {} distinct comments: use at most as many folds as comments",
+            examples.len()
+        )));
+    }
     let fold_of = |e: &Example| {
         let h = xxhash_rust::xxh3::xxh3_64_with_seed(&e.group.to_le_bytes(), seed);
         (h % folds as u64) as usize
@@ -152,6 +170,9 @@ pub fn cross_validate(
     for fold in 0..folds {
         let (test, training): (Vec<&Example>, Vec<&Example>) =
             examples.iter().partition(|e| fold_of(e) == fold);
+        if test.is_empty() {
+            continue;
+        }
         let training: Vec<Example> = training.into_iter().cloned().collect();
         let model = SpamModel::from_data(train(&training, options, 0)?);
         outcomes.extend(score_all(&model, &test));

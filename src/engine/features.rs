@@ -109,7 +109,10 @@ impl Feature {
             FeatureKind::LinkbackSiteWord => ("\"", "\" in the linking site's title"),
             FeatureKind::LinkbackDomain => ("a pingback from ", ""),
             FeatureKind::LinkbackSameSite => return "a pingback from this same site".into(),
-            FeatureKind::LinkbackTopic => ("the linking page ", ""),
+            FeatureKind::LinkbackTopic => (
+                "relation of the pingback's excerpt to the article's title: ",
+                "",
+            ),
             FeatureKind::WordStart => ("a word starting \"", "\""),
             FeatureKind::WordEnd => ("a long word ending \"", "\""),
             FeatureKind::ThreeWords => ("the words \"", "\""),
@@ -346,10 +349,21 @@ impl FeatureExtractor {
     }
 
     /// A hash of the words of the text last extracted: comments that differ only in case, spacing,
-    /// punctuation or obfuscation share it (used to keep duplicates on one side of a split).
+    /// punctuation or obfuscation share it (used to keep duplicates on one side of a split). A text
+    /// with no words (emoji, punctuation) is keyed by its normalized characters but for spaces, so
+    /// "❤❤❤" and "😂" stay two texts instead of both being the empty one.
     pub fn content_key(&mut self) -> u64 {
-        // The words, each followed by a space, hashed in one go (the same hash as fed word by word).
         self.joined.clear();
+        if self.tokens.is_empty() {
+            for c in self.text.text.chars().filter(|c| !c.is_whitespace()) {
+                let mut utf8 = [0; 4];
+                self.joined
+                    .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+            // Seeded apart from the words' hashes: a wordless text never shares a key with words.
+            return xxhash_rust::xxh3::xxh3_64_with_seed(&self.joined, 1);
+        }
+        // The words, each followed by a space, hashed in one go (the same hash as fed word by word).
         for w in self.tokens.iter() {
             self.joined.extend_from_slice(w.as_bytes());
             self.joined.push(b' ');
@@ -641,8 +655,9 @@ impl FeatureExtractor {
             FeatureKind::Topic
         };
         let id = pair_id(kind, feature_id(kind, size), feature_id(kind, overlap));
+        let what = if linkback { "excerpt" } else { "comment" };
         sink.add(id, || {
-            Feature::new(kind, format_compact!("{size} comment that {overlap}"))
+            Feature::new(kind, format_compact!("{size} {what} that {overlap}"))
         });
     }
 }
@@ -1034,6 +1049,24 @@ mod tests {
     }
 
     #[test]
+    fn content_keys_tell_texts_apart_by_their_words_or_else_their_characters() {
+        let mut fx = FeatureExtractor::new();
+        let mut key = |text: &str| {
+            fx.ids(&Comment::from_text(text), &mut Vec::new());
+            fx.content_key()
+        };
+        assert_eq!(key("Great <b>video</b>!!"), key("great   VIDEO"));
+        assert_eq!(key("❤ ❤❤"), key("❤❤❤"));
+        let wordless = [key("❤❤❤"), key("😂"), key("!!!"), key("")];
+        for (i, a) in wordless.iter().enumerate() {
+            for b in &wordless[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_ne!(key("😂 lol"), key("😂"));
+    }
+
+    #[test]
     fn only_the_first_256_kib_of_a_text_are_read() {
         let mut fx = FeatureExtractor::new();
         let words = |n: usize| {
@@ -1163,8 +1196,16 @@ mod tests {
         assert!(has(
             &f,
             FeatureKind::LinkbackTopic,
-            "short comment that shares no word with it"
+            "short excerpt that shares no word with it"
         ));
+        let reason = f
+            .iter()
+            .find(|x| x.kind == FeatureKind::LinkbackTopic)
+            .map(Feature::describe);
+        assert_eq!(
+            reason.as_deref(),
+            Some("relation of the pingback's excerpt to the article's title: short excerpt that shares no word with it")
+        );
         assert!(has(&f, FeatureKind::Type, "pingback"));
     }
 

@@ -51,6 +51,9 @@ pub enum ModelFileError {
     },
     #[error("{path} is corrupt: checksum mismatch")]
     Corrupt { path: PathBuf },
+    /// A header that cannot be right, or bytes after the model's end.
+    #[error("{path} is corrupt: {what}")]
+    Damaged { path: PathBuf, what: String },
     #[error("{path} needs a newer saring: it is model format {version} (readable from {oldest}), this build reads {OLDEST_READABLE} to {FORMAT_VERSION}")]
     TooNew {
         path: PathBuf,
@@ -122,20 +125,35 @@ impl ModelFile {
         let mut len = [0u8; 8];
         len.copy_from_slice(&bytes[16..24]);
         let len = u64::from_le_bytes(len);
-        if version > FORMAT_VERSION && oldest > FORMAT_VERSION {
-            return Err(ModelFileError::TooNew {
-                path: path_buf(),
-                version,
-                oldest,
-            });
-        }
+        let damaged = |what: String| ModelFileError::Damaged {
+            path: path_buf(),
+            what,
+        };
         if version < OLDEST_READABLE {
             return Err(ModelFileError::TooOld {
                 path: path_buf(),
                 version,
             });
         }
+        if oldest > version {
+            return Err(damaged(format!(
+                "its header says format {version}, readable from format {oldest}"
+            )));
+        }
+        // A newer format that says this build can still read it (`oldest`) is read.
+        if oldest > FORMAT_VERSION {
+            return Err(ModelFileError::TooNew {
+                path: path_buf(),
+                version,
+                oldest,
+            });
+        }
         let found = (bytes.len() - HEADER_LEN) as u64;
+        if len > MAX_MODEL_BYTES {
+            return Err(damaged(format!(
+                "its header gives a length of {len} bytes, more than any model"
+            )));
+        }
         if found < len {
             return Err(ModelFileError::Truncated {
                 path: path_buf(),
@@ -143,8 +161,14 @@ impl ModelFile {
                 found: bytes.len() as u64,
             });
         }
-        let payload = &bytes[HEADER_LEN..HEADER_LEN + len as usize];
-        if found > len || crc32fast::hash(payload) != crc {
+        if found > len {
+            return Err(damaged(format!(
+                "{} bytes follow the end of the model",
+                found - len
+            )));
+        }
+        let payload = &bytes[HEADER_LEN..];
+        if crc32fast::hash(payload) != crc {
             return Err(ModelFileError::Corrupt { path: path_buf() });
         }
         let data: ModelData =
@@ -314,6 +338,19 @@ mod tests {
         let mut older = bytes.clone();
         older[8..10].copy_from_slice(&0u16.to_le_bytes());
         assert!(matches!(err(&older), ModelFileError::TooOld { .. }));
+        // A header that contradicts itself, a length no model has, bytes after the end: each said.
+        let mut inconsistent = bytes.clone();
+        inconsistent[10..12].copy_from_slice(&(FORMAT_VERSION + 5).to_le_bytes());
+        let e = err(&inconsistent);
+        assert!(e.to_string().contains("readable from format"), "{e}");
+        let mut length = bytes.clone();
+        length[16..24].copy_from_slice(&[0xff; 8]);
+        let e = err(&length);
+        assert!(e.to_string().contains("more than any model"), "{e}");
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(b"xx");
+        let e = err(&longer);
+        assert!(e.to_string().contains("2 bytes follow the end"), "{e}");
     }
 
     #[test]

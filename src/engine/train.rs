@@ -77,6 +77,14 @@ impl TrainOptions {
                 self.alpha
             )));
         }
+        // Negative would make longer comments count more; past 2 a long comment's words count for
+        // next to nothing (and `inf` made every value 0, then a model of NaNs).
+        if !(0.0..=2.0).contains(&self.length_power) {
+            return Err(TrainError::Options(format!(
+                "length power must be 0 to 2, not {}",
+                self.length_power
+            )));
+        }
         let t = self.targets;
         if !(0.0..1.0).contains(&t.spam_fpr) || !(0.0..1.0).contains(&t.unsure_fpr) {
             return Err(TrainError::Options(
@@ -781,5 +789,22 @@ pub(crate) mod tests {
             .collect();
         let auc = crate::engine::metrics::roc_auc(&scored).unwrap_or(0.0);
         assert!(auc > 0.95, "training AUC {auc}");
+    }
+
+    #[test]
+    fn options_out_of_range_are_refused_before_training() {
+        let with = |length_power| {
+            TrainOptions {
+                length_power,
+                ..TrainOptions::default()
+            }
+            .check()
+        };
+        for bad in [f64::INFINITY, f64::NAN, -0.5, 2.5] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+        for good in [0.0, 0.75, 2.0] {
+            assert!(with(good).is_ok(), "{good}");
+        }
     }
 }

@@ -4,6 +4,8 @@
 //! 0-based index. Without a mapping, headers that match a field's usual names are used
 //! (`content`, `comment`, `comment_content`, `text`, `message`; `label`, `class`, …).
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -101,9 +103,58 @@ impl Default for CsvOptions {
     }
 }
 
+/// The input as the csv crate reads it, noting where its lines end. The crate's own line count is one
+/// short after a CRLF line end (RFC 4180's own) or a blank line (BurntSushi/rust-csv#395 and #208), and
+/// the line names a record in errors and is its id in `batch`'s output when it has none.
+struct Lines<R> {
+    inner: R,
+    read: u64,
+    /// Where the `\r` and `\n` read but not yet passed by a record are (and whether each is `\n`).
+    ends: RefCell<VecDeque<(u64, bool)>>,
+    /// Line ends before the last record asked about.
+    passed: Cell<u64>,
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let ends = self.ends.get_mut();
+        let read = self.read;
+        ends.extend(
+            memchr::memchr2_iter(b'\n', b'\r', &buf[..n])
+                .map(|i| (read + i as u64, buf[i] == b'\n')),
+        );
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> Lines<R> {
+    /// The 1-based line of the record the csv crate says starts at byte `byte` (asked in increasing
+    /// order). The crate may place a record's start on the line end before it, or on a blank line
+    /// before it: line ends there are skipped, as no record starts with one.
+    fn line_at(&self, byte: u64) -> u64 {
+        let mut ends = self.ends.borrow_mut();
+        let mut start = byte;
+        while let Some(&(at, newline)) = ends.front() {
+            if at > start {
+                break;
+            }
+            if at == start {
+                start += 1;
+            }
+            ends.pop_front();
+            if newline {
+                self.passed.set(self.passed.get() + 1);
+            }
+        }
+        self.passed.get() + 1
+    }
+}
+
 /// Reads comments from CSV.
 pub struct CsvReader<R> {
-    inner: csv::Reader<R>,
+    inner: csv::Reader<Lines<R>>,
     columns: Vec<(Field, usize)>,
     spam_values: Vec<String>,
     file: PathBuf,
@@ -119,14 +170,20 @@ impl<R: Read> CsvReader<R> {
             // A row with more or fewer fields than the header is a bad record (with its line): a
             // stray delimiter in an unquoted field would otherwise shift the label to another column.
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(Lines {
+                inner: reader,
+                read: 0,
+                ends: RefCell::new(VecDeque::new()),
+                passed: Cell::new(0),
+            });
         let headers: Vec<String> = if options.has_header {
-            inner
-                .headers()
-                .map_err(|e| csv_error(file, e))?
-                .iter()
-                .map(|h| h.trim_start_matches('\u{FEFF}').trim().to_owned())
-                .collect()
+            match inner.headers() {
+                Ok(headers) => headers
+                    .iter()
+                    .map(|h| h.trim_start_matches('\u{FEFF}').trim().to_owned())
+                    .collect(),
+                Err(e) => return Err(csv_error(file, e, inner.get_ref())),
+            }
         } else {
             Vec::new()
         };
@@ -239,10 +296,10 @@ impl<R: Read> CsvReader<R> {
     }
 }
 
-fn csv_error(file: &Path, e: csv::Error) -> ReadError {
-    let position = e
-        .position()
-        .map_or(Position::Line(1), |p| Position::Line(p.line()));
+fn csv_error<R>(file: &Path, e: csv::Error, lines: &Lines<R>) -> ReadError {
+    let position = e.position().map_or(Position::Line(1), |p| {
+        Position::Line(lines.line_at(p.byte()))
+    });
     match e.into_kind() {
         csv::ErrorKind::Io(source) => ReadError::Io {
             file: file.to_owned(),
@@ -269,14 +326,18 @@ impl<R: Read> Iterator for CsvReader<R> {
         match self.inner.read_record(&mut self.record) {
             Ok(false) => None,
             Ok(true) => {
-                let line = self.record.position().map_or(0, |p| p.line());
+                let lines = self.inner.get_ref();
+                let line = self
+                    .record
+                    .position()
+                    .map_or(0, |p| lines.line_at(p.byte()));
                 Some(self.comment(line).map(|comment| Record {
                     comment,
                     position: Position::Line(line),
                     status: None,
                 }))
             }
-            Err(e) => Some(Err(csv_error(&self.file, e))),
+            Err(e) => Some(Err(csv_error(&self.file, e, self.inner.get_ref()))),
         }
     }
 }
@@ -284,6 +345,33 @@ impl<R: Read> Iterator for CsvReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_right_with_crlf_blank_lines_and_line_breaks_in_fields() {
+        let lines = |data: &str| -> Vec<String> {
+            CsvReader::new(data.as_bytes(), Path::new("t.csv"), &CsvOptions::default())
+                .expect("header")
+                .map(|r| match r {
+                    Ok(r) => r.position.to_string(),
+                    Err(e) => e.to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            lines("content,label\r\na,ham\r\nb,spam\r\nc,ham\r\n"),
+            ["line 2", "line 3", "line 4"]
+        );
+        assert_eq!(
+            lines("content,label\na,ham\n\nb,spam\n\n\nc,ham\n"),
+            ["line 2", "line 4", "line 7"]
+        );
+        assert_eq!(
+            lines("content,label\n\"two\nlines\",ham\nb,spam\n"),
+            ["line 2", "line 4"]
+        );
+        let bad = lines("content,label\r\na,ham\r\nb,spam\r\nc,ham,x\r\n");
+        assert!(bad[2].starts_with("t.csv:line 4: 3 fields"), "{bad:?}");
+    }
 
     #[test]
     fn a_record_over_the_limit_is_a_bad_record_and_reading_goes_on() {

@@ -409,7 +409,10 @@ pub fn non_empty(text: String) -> Option<String> {
 
 /// Parses an XML boolean as exports write it.
 pub fn truthy(s: &str) -> bool {
-    matches!(s.trim(), "true" | "1" | "yes")
+    let s = s.trim();
+    ["true", "1", "yes"]
+        .iter()
+        .any(|t| s.eq_ignore_ascii_case(t))
 }
 
 #[cfg(test)]
@@ -426,6 +429,16 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn flags_are_true_in_any_case() {
+        for t in ["true", " True ", "TRUE", "1", "yes"] {
+            assert!(truthy(t), "{t}");
+        }
+        for f in ["false", "0", "", "no", "truthy"] {
+            assert!(!truthy(f), "{f}");
+        }
+    }
 
     #[test]
     fn a_malformed_file_is_reported_with_the_line_of_the_fault() {
