@@ -28,6 +28,13 @@ fn trained_model(dir: &Path) -> PathBuf {
     model
 }
 
+/// Writes `text` to `dir/in.jsonl`.
+fn input_file(dir: &Path, text: &str) -> PathBuf {
+    let input = dir.join("in.jsonl");
+    std::fs::write(&input, text).expect("writes the input");
+    input
+}
+
 fn json(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("valid JSON output")
 }
@@ -157,12 +164,10 @@ fn batch_writes_one_line_per_comment_in_input_order() {
 fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
-    let input = dir.path().join("in.jsonl");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        dir.path(),
         "{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n",
-    )
-    .expect("write");
+    );
     let output = dir.path().join("out.jsonl");
     let out = batch(&input, &output, &model, &[]);
     assert!(!out.status.success());
@@ -741,17 +746,15 @@ fn a_batch_stopped_by_a_signal_leaves_no_temporary_file() {
 fn csv_output_never_holds_a_spreadsheet_formula() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
-    let input = dir.path().join("in.jsonl");
-    std::fs::write(
-        &input,
+    let input = input_file(
+        dir.path(),
         concat!(
             r#"{"id":"=1+1","content":"cheap pills","author":"=HYPERLINK(\"http://evil.example\")","post_title":"@home"}"#,
             "\n",
             r#"{"id":"7","content":"nice post","author":"Rina","post_title":"-5 tips"}"#,
             "\n"
         ),
-    )
-    .expect("writes");
+    );
     let output = dir.path().join("out.csv");
     assert_success(&batch(&input, &output, &model, &[]));
     let mut reader = csv::Reader::from_path(&output).expect("csv output");
