@@ -45,11 +45,20 @@ pub struct BatchArgs {
     pub threads: Option<u16>,
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
+/// A comment's id in the output: its own, or where it was in the input. Always a string, so the
+/// column has one type whether comments carry ids or not.
 enum Id<'a> {
     Given(&'a str),
     Line(u64),
+}
+
+impl Serialize for Id<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Id::Given(id) => serializer.serialize_str(id),
+            Id::Line(n) => serializer.collect_str(n),
+        }
+    }
 }
 
 /// A verdict to keep (`--only`).
