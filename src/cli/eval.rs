@@ -172,10 +172,10 @@ fn render(r: &Report) -> String {
     s += &format!("recall at 1% FPR      {}\n", opt(r.recall_at_1pct_fpr));
     s += &format!("recall at 0.1% FPR    {}\n", opt(r.recall_at_0_1pct_fpr));
     s += "at the model's spam threshold:\n";
-    s += &format!("  precision           {:.4}\n", r.precision);
-    s += &format!("  recall              {:.4}\n", r.recall);
-    s += &format!("  F1                  {:.4}\n", r.f1);
-    s += &format!("  false-positive rate {:.4}\n", r.false_positive_rate);
+    s += &format!("  precision           {}\n", opt(r.precision));
+    s += &format!("  recall              {}\n", opt(r.recall));
+    s += &format!("  F1                  {}\n", opt(r.f1));
+    s += &format!("  false-positive rate {}\n", opt(r.false_positive_rate));
     s += "  confusion matrix    called spam  called not spam\n";
     s += &format!(
         "    spam              {:>11}  {:>15}\n",

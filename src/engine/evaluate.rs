@@ -26,11 +26,12 @@ pub struct Report {
     pub roc_auc: Option<f64>,
     pub recall_at_1pct_fpr: Option<f64>,
     pub recall_at_0_1pct_fpr: Option<f64>,
-    /// At the model's own `spam` threshold.
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub false_positive_rate: f64,
+    /// At the model's own `spam` threshold; `None` where undefined (no spam, no ham, nothing called
+    /// spam).
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    pub false_positive_rate: Option<f64>,
     pub confusion: Confusion,
     /// `unsure` verdicts among spam and among ham (held for moderation).
     pub unsure_spam: usize,

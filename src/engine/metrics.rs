@@ -24,34 +24,35 @@ impl Confusion {
         }
     }
 
-    pub fn precision(&self) -> f64 {
+    /// `None` when nothing was called spam.
+    pub fn precision(&self) -> Option<f64> {
         ratio(self.true_spam, self.true_spam + self.false_spam)
     }
 
-    pub fn recall(&self) -> f64 {
+    /// `None` when there was no spam.
+    pub fn recall(&self) -> Option<f64> {
         ratio(self.true_spam, self.true_spam + self.false_ham)
     }
 
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
+    /// `None` when precision or recall is.
+    pub fn f1(&self) -> Option<f64> {
+        let (p, r) = (self.precision()?, self.recall()?);
+        Some(if p + r == 0.0 {
             0.0
         } else {
             2.0 * p * r / (p + r)
-        }
+        })
     }
 
-    pub fn false_positive_rate(&self) -> f64 {
+    /// `None` when there was no ham.
+    pub fn false_positive_rate(&self) -> Option<f64> {
         ratio(self.false_spam, self.false_spam + self.true_ham)
     }
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
-    }
+/// `a / b`, undefined (not 0) when `b` is 0: a rate of nothing measured is no rate.
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
 }
 
 /// Area under the ROC curve (ties count one half). `None` when a class is missing.
@@ -130,8 +131,16 @@ mod tests {
         c.add(false, true);
         c.add(false, false);
         c.add(false, false);
-        assert_abs_diff_eq!(c.precision(), 0.5);
-        assert_abs_diff_eq!(c.recall(), 0.5);
-        assert_abs_diff_eq!(c.false_positive_rate(), 1.0 / 3.0);
+        assert_abs_diff_eq!(c.precision().unwrap_or(f64::NAN), 0.5);
+        assert_abs_diff_eq!(c.recall().unwrap_or(f64::NAN), 0.5);
+        assert_abs_diff_eq!(c.f1().unwrap_or(f64::NAN), 0.5);
+        assert_abs_diff_eq!(c.false_positive_rate().unwrap_or(f64::NAN), 1.0 / 3.0);
+        // Rates of nothing are undefined, not 0: ham only, and nothing called spam.
+        let mut ham_only = Confusion::default();
+        ham_only.add(false, false);
+        assert_eq!(ham_only.precision(), None);
+        assert_eq!(ham_only.recall(), None);
+        assert_eq!(ham_only.f1(), None);
+        assert_eq!(ham_only.false_positive_rate(), Some(0.0));
     }
 }
