@@ -741,6 +741,34 @@ fn sigint_and_sigterm_let_a_request_in_flight_finish() {
     }
 }
 
+#[test]
+fn a_second_signal_stops_at_once() {
+    use std::io::Write;
+    let mut server = TestServer::start(&[]);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // A request that never finishes its body: a graceful stop would wait for it (10 s, the timeout).
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+    stream
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"con")
+        .expect("part of a request");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: signals our own child process.
+        unsafe {
+            libc::kill(server.child.id() as libc::pid_t, signal);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let status = server.child.wait().expect("server exits");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "took {:?}: {status:?}",
+        started.elapsed()
+    );
+    drop(stream);
+}
+
 /// Sends `request` (often the start of one that never completes) and reads until the server closes
 /// the connection or 10 s pass: what it answered, how long it took, and whether it closed the
 /// connection.

@@ -112,18 +112,19 @@ fn without_values(message: &str) -> String {
             return format!("{prefix}{kind}, expected {}", without_values(expected));
         }
     }
+    // Each pair of quotes loses what it holds; a quote with no partner (toml's own "expected `\"`")
+    // stays as it is.
     let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
-    for c in message.chars() {
-        if c == '"' {
-            if !quoted {
-                out.push_str("\"…\"");
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
-        }
+    let mut rest = message;
+    while let Some(open) = rest.find('"') {
+        let Some(close) = rest[open + 1..].find('"') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str("\"…\"");
+        rest = &rest[open + 1 + close + 1..];
     }
+    out.push_str(rest);
     out.trim().to_owned()
 }
 
@@ -332,6 +333,22 @@ mod tests {
             settings("\nadmin_token = x\n", &[]).expect_err("refused")
         );
         assert!(err.contains("line 2, column"), "{err}");
+    }
+
+    #[test]
+    fn values_are_left_out_of_messages_and_the_rest_kept() {
+        assert_eq!(
+            without_values("invalid type: string \"k1,k2\", expected a sequence"),
+            "invalid type: string, expected a sequence"
+        );
+        assert_eq!(
+            without_values("a \"x\" and \"y\" end"),
+            "a \"…\" and \"…\" end"
+        );
+        assert_eq!(
+            without_values("invalid basic string, expected `\"`"),
+            "invalid basic string, expected `\"`"
+        );
     }
 
     #[test]

@@ -109,8 +109,9 @@ impl Default for CsvOptions {
 struct Lines<R> {
     inner: R,
     read: u64,
-    /// Where the `\r` and `\n` read but not yet passed by a record are (and whether each is `\n`).
-    ends: RefCell<VecDeque<(u64, bool)>>,
+    /// Where the `\r` and `\n` read but not yet passed by a record are, each as its offset times 2,
+    /// plus 1 for a `\n` (8 bytes a line end: a quote left open over a huge file holds them all).
+    ends: RefCell<VecDeque<u64>>,
     /// Line ends before the last record asked about.
     passed: Cell<u64>,
 }
@@ -122,7 +123,7 @@ impl<R: Read> Read for Lines<R> {
         let read = self.read;
         ends.extend(
             memchr::memchr2_iter(b'\n', b'\r', &buf[..n])
-                .map(|i| (read + i as u64, buf[i] == b'\n')),
+                .map(|i| (read + i as u64) << 1 | u64::from(buf[i] == b'\n')),
         );
         self.read += n as u64;
         Ok(n)
@@ -136,7 +137,8 @@ impl<R> Lines<R> {
     fn line_at(&self, byte: u64) -> u64 {
         let mut ends = self.ends.borrow_mut();
         let mut start = byte;
-        while let Some(&(at, newline)) = ends.front() {
+        while let Some(&end) = ends.front() {
+            let (at, newline) = (end >> 1, end & 1 == 1);
             if at > start {
                 break;
             }
@@ -147,6 +149,11 @@ impl<R> Lines<R> {
             if newline {
                 self.passed.set(self.passed.get() + 1);
             }
+        }
+        // Once a long run of line ends is passed, its room is given back.
+        if ends.capacity() > 1 << 16 && ends.len() < ends.capacity() / 4 {
+            let keep = ends.len() * 2;
+            ends.shrink_to(keep);
         }
         self.passed.get() + 1
     }

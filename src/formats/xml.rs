@@ -74,7 +74,17 @@ fn line_at(path: &Path, byte: u64) -> Option<u64> {
     if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
-    let mut file = io::BufReader::new(std::fs::File::open(path).ok()?).take(byte);
+    let mut file = io::BufReader::new(std::fs::File::open(path).ok()?);
+    // quick-xml counts its offsets after a byte order mark, which it takes without counting.
+    let start = file.fill_buf().ok()?;
+    let bom = if start.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else if start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF") {
+        2
+    } else {
+        0
+    };
+    let mut file = file.take(byte + bom);
     let mut line_ends = 0;
     loop {
         let buf = file.fill_buf().ok()?;
@@ -456,6 +466,12 @@ mod tests {
         std::fs::write(&path, xml).expect("writes");
         let err = errors(&mut XmlStream::new(xml.as_bytes(), &path));
         assert!(err.contains("bad.xml:line 5 (byte "), "{err}");
+        // A byte order mark, which quick-xml does not count in its offsets, is counted here.
+        let with_bom = dir.path().join("bom.xml");
+        std::fs::write(&with_bom, format!("\u{FEFF}{xml}")).expect("writes");
+        let text = format!("\u{FEFF}{xml}");
+        let err = errors(&mut XmlStream::new(text.as_bytes(), &with_bom));
+        assert!(err.contains("bom.xml:line 5 (byte "), "{err}");
         // ... what is not a file (a pipe) gives the byte offset only.
         let err = errors(&mut XmlStream::new(xml.as_bytes(), dir.path()));
         assert!(err.contains(":byte "), "{err}");

@@ -136,18 +136,22 @@ impl Server {
     /// second signal stops at once.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.inner.handle();
-        actix_web::rt::spawn(async move {
-            let Some(mut signals) = StopSignals::new() else {
-                return;
-            };
-            signals.next().await;
-            let finishing = handle.stop(true);
-            tokio::select! {
-                _ = finishing => {}
-                _ = signals.next() => handle.stop(false).await,
-            }
-        });
-        self.inner.await
+        let server = self.inner;
+        tokio::pin!(server);
+        let Some(mut signals) = StopSignals::new() else {
+            return server.await;
+        };
+        tokio::select! {
+            done = &mut server => return done,
+            _ = signals.next() => {}
+        }
+        actix_web::rt::spawn(handle.stop(true));
+        tokio::select! {
+            done = &mut server => done,
+            // actix finishes a graceful stop before it reads another command: the server is
+            // dropped instead, which stops its workers, and the process ends.
+            _ = signals.next() => Ok(()),
+        }
     }
 }
 
