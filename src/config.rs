@@ -84,16 +84,17 @@ impl Settings {
 
     /// Keys from a comma-separated list (`SARING_API_KEYS`); blanks are ignored.
     pub fn parse_keys(list: &str) -> Vec<Secret> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(Secret::new)
-            .collect()
+        key_list(list).map(Secret::new).collect()
     }
 
     pub fn is_api_key(&self, candidate: &str) -> bool {
         self.api_keys.iter().any(|k| k.matches(candidate))
     }
+}
+
+/// The keys of a comma-separated list, trimmed; blanks are ignored.
+pub fn key_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|k| !k.is_empty())
 }
 
 #[cfg(test)]

@@ -28,11 +28,20 @@ fn trained_model(dir: &Path) -> PathBuf {
     model
 }
 
-/// Writes `text` to `dir/in.jsonl`.
-fn input_file(dir: &Path, text: &str) -> PathBuf {
-    let input = dir.join("in.jsonl");
+/// A temporary folder with a model trained on the tiny corpus and `text` as `in.jsonl`: the folder,
+/// the model and the input.
+fn model_and_input(text: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = trained_model(dir.path());
+    let input = dir.path().join("in.jsonl");
     std::fs::write(&input, text).expect("writes the input");
-    input
+    (dir, model, input)
+}
+
+/// The standard error of a command that must fail.
+fn failure(out: &Output) -> String {
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn json(bytes: &[u8]) -> Value {
@@ -162,12 +171,8 @@ fn batch_writes_one_line_per_comment_in_input_order() {
 
 #[test]
 fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let model = trained_model(dir.path());
-    let input = input_file(
-        dir.path(),
-        "{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n",
-    );
+    let (dir, model, input) =
+        model_and_input("{\"content\":\"ok\"}\n{\"content\": broken\n{\"content\":\"fine\"}\n");
     let output = dir.path().join("out.jsonl");
     let out = batch(&input, &output, &model, &[]);
     assert!(!out.status.success());
@@ -262,8 +267,7 @@ fn eval_on_a_test_file_leaves_out_texts_seen_in_training() {
         .expect("runs");
     // Every test text was trained on: nothing is left to measure, which is an error, not a report of
     // zeros.
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&out);
     assert!(
         stderr.contains("nothing left to measure") && stderr.contains("40 texts also in training"),
         "{stderr}"
@@ -745,17 +749,12 @@ fn a_batch_stopped_by_a_signal_leaves_no_temporary_file() {
 
 #[test]
 fn csv_output_never_holds_a_spreadsheet_formula() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let model = trained_model(dir.path());
-    let input = input_file(
-        dir.path(),
-        concat!(
-            r#"{"id":"=1+1","content":"cheap pills","author":"=HYPERLINK(\"http://evil.example\")","post_title":"@home"}"#,
-            "\n",
-            r#"{"id":"7","content":"nice post","author":"Rina","post_title":"-5 tips"}"#,
-            "\n"
-        ),
-    );
+    let (dir, model, input) = model_and_input(concat!(
+        r#"{"id":"=1+1","content":"cheap pills","author":"=HYPERLINK(\"http://evil.example\")","post_title":"@home"}"#,
+        "\n",
+        r#"{"id":"7","content":"nice post","author":"Rina","post_title":"-5 tips"}"#,
+        "\n"
+    ));
     let output = dir.path().join("out.csv");
     assert_success(&batch(&input, &output, &model, &[]));
     let mut reader = csv::Reader::from_path(&output).expect("csv output");
@@ -782,8 +781,7 @@ fn eval_refuses_more_folds_than_comments() {
         .arg(fixture("tiny-corpus.jsonl"))
         .output()
         .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&out);
     assert!(
         stderr.contains("41 folds for 40 distinct comments"),
         "{stderr}"

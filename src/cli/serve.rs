@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::config::{Limits, Secret, Settings};
+use crate::config::{key_list, Limits, Secret, Settings};
 use crate::server::Server;
 
 #[derive(Debug, Args)]
@@ -190,12 +190,9 @@ impl ServeArgs {
                 "the rate limit must be 0 (none) or at least 0.001 a second, and the burst 1 or more"
             );
         }
-        let from_env: Option<Vec<String>> = secret_text(self.api_keys)
-            .map(|list| {
-                list.split(',')
-                    .filter_map(|k| secret_text(Some(k.into())))
-                    .collect()
-            })
+        let from_env: Option<Vec<String>> = self
+            .api_keys
+            .map(|list| key_list(&list).map(str::to_owned).collect())
             .filter(|keys: &Vec<String>| !keys.is_empty());
         let keys: Vec<String> = match from_env {
             Some(keys) => keys,

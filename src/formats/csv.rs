@@ -131,6 +131,15 @@ impl<R: Read> Read for Lines<R> {
 }
 
 impl<R> Lines<R> {
+    fn new(inner: R) -> Self {
+        Lines {
+            inner,
+            read: 0,
+            ends: RefCell::new(VecDeque::new()),
+            passed: Cell::new(0),
+        }
+    }
+
     /// The 1-based line of the record the csv crate says starts at byte `byte` (asked in increasing
     /// order). The crate may place a record's start on the line end before it, or on a blank line
     /// before it: line ends there are skipped, as no record starts with one.
@@ -177,12 +186,7 @@ impl<R: Read> CsvReader<R> {
             // A row with more or fewer fields than the header is a bad record (with its line): a
             // stray delimiter in an unquoted field would otherwise shift the label to another column.
             .flexible(false)
-            .from_reader(Lines {
-                inner: reader,
-                read: 0,
-                ends: RefCell::new(VecDeque::new()),
-                passed: Cell::new(0),
-            });
+            .from_reader(Lines::new(reader));
         let headers: Vec<String> = if options.has_header {
             match inner.headers() {
                 Ok(headers) => headers

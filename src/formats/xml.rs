@@ -62,11 +62,7 @@ pub const MAX_TITLE_BYTES: usize = 1024;
 /// start).
 pub fn title(text: &str) -> String {
     let text = text.trim();
-    let mut end = text.len().min(MAX_TITLE_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    text[..text.floor_char_boundary(MAX_TITLE_BYTES)].to_owned()
 }
 
 /// The 1-based line of byte `byte` of the regular file at `path`, read again from its start.
@@ -427,18 +423,18 @@ pub fn truthy(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn titles_are_trimmed_and_cut_at_a_character() {
-        assert_eq!(super::title("  Cyber diplomacy \n"), "Cyber diplomacy");
-        let long = "é".repeat(super::MAX_TITLE_BYTES);
-        let cut = super::title(&long);
-        assert_eq!(cut.len(), super::MAX_TITLE_BYTES);
+        assert_eq!(title("  Cyber diplomacy \n"), "Cyber diplomacy");
+        let long = "é".repeat(MAX_TITLE_BYTES);
+        let cut = title(&long);
+        assert_eq!(cut.len(), MAX_TITLE_BYTES);
         assert!(cut.chars().all(|c| c == 'é'));
         let odd = format!("a{long}");
-        assert_eq!(super::title(&odd).len(), super::MAX_TITLE_BYTES - 1);
+        assert_eq!(title(&odd).len(), MAX_TITLE_BYTES - 1);
     }
-
-    use super::*;
 
     #[test]
     fn flags_are_true_in_any_case() {

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -309,14 +309,11 @@ pub async fn store_feedback(
         // The full error, with the file's path, goes to the log; the client learns what to do.
         eprintln!("saring: feedback not stored: {e}");
         match e {
-            FeedbackError::Busy { .. } => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "feedback_busy",
-                    "feedback not stored: the database is locked by another process; try again",
-                )
-            },
+            FeedbackError::Busy { .. } => ApiError::unavailable(
+                "feedback_busy",
+                "feedback not stored: the database is locked by another process; try again",
+                1,
+            ),
             _ => ApiError::internal(
                 "feedback not stored: the database could not be written (the server's log says why)",
             ),
