@@ -305,6 +305,8 @@ pub struct FeatureExtractor {
     joined: Vec<u8>,
     /// For [`Self::ids_exact`].
     ids_buffer: Vec<u64>,
+    /// The features of recently seen words.
+    memo: WordMemo,
 }
 
 impl FeatureExtractor {
@@ -432,61 +434,14 @@ impl FeatureExtractor {
     fn words<S: FeatureSink>(&mut self, sink: &mut S) {
         self.word_ids.clear();
         self.starts.clear();
-        for token in self.tokens.iter() {
-            // The beginnings of longer words tie inflected forms together in any language that
-            // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
-            // characters or more keep theirs to compare with the post title's.
-            let ascii = token.is_ascii();
-            let chars = char_count_up_to(token, LONG_WORD, ascii);
-            let start = prefix(token, WORD_START, ascii);
-            let start_id = if chars >= 4 {
-                feature_id(FeatureKind::WordStart, start)
-            } else {
-                0
-            };
-            self.starts.push(start_id);
-            if chars > WORD_START {
-                sink.add(start_id, || Feature::new(FeatureKind::WordStart, start));
-            }
-            let all_digits = token.bytes().all(|b| b.is_ascii_digit());
-            // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
-            // their endings, as inflected words share their beginnings.
-            if chars >= LONG_WORD && !all_digits {
-                let end = suffix(token, WORD_END, ascii);
-                sink.add(feature_id(FeatureKind::WordEnd, end), || {
-                    Feature::new(FeatureKind::WordEnd, end)
-                });
-            }
-            let id = if all_digits && token.len() > 4 {
-                let len = digit_length_bucket(token.len());
-                feature_id(FeatureKind::NumberLength, len)
-            } else {
-                feature_id(FeatureKind::Word, token)
-            };
-            self.word_ids.push(id);
-            sink.add(id, || {
-                if all_digits && token.len() > 4 {
-                    Feature::new(FeatureKind::NumberLength, digit_length_bucket(token.len()))
-                } else {
-                    Feature::new(FeatureKind::Word, token)
-                }
-            });
-            if !all_digits && token.bytes().any(|b| b.is_ascii_digit()) {
-                let stem = token.trim_end_matches(|c: char| c.is_ascii_digit());
-                if stem.len() >= 3 && stem.len() < token.len() {
-                    sink.add(feature_id(FeatureKind::WordStem, stem), || {
-                        Feature::new(FeatureKind::WordStem, stem)
-                    });
-                    if stem.chars().all(char::is_alphabetic) && token.len() - stem.len() >= 2 {
-                        sink.add(feature_id(FeatureKind::BrandLike, ""), || {
-                            Feature::new(FeatureKind::BrandLike, "")
-                        });
-                    }
-                }
-            }
+        let tokens = &self.tokens;
+        for token in tokens.iter() {
+            let word = self.memo.lookup(token);
+            self.starts.push(word.start);
+            self.word_ids.push(word.id);
+            word.emit(token, sink);
         }
         // Word pairs, and word triples (each the previous pair and the next word).
-        let tokens = &self.tokens;
         let mut pair = 0;
         for i in 1..self.word_ids.len() {
             if i >= 2 {
@@ -659,6 +614,179 @@ impl FeatureExtractor {
         sink.add(id, || {
             Feature::new(kind, format_compact!("{size} {what} that {overlap}"))
         });
+    }
+}
+
+/// The features one word gives on its own, by id (0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct WordFeatures {
+    /// The word, or its number of digits for a long number.
+    id: u64,
+    /// Its beginning: kept for words of 4 characters or more (to compare with the post title's),
+    /// a feature for words longer than [`WORD_START`].
+    start: u64,
+    start_is_feature: bool,
+    /// The ending of a long word.
+    end: u64,
+    /// The letters before trailing digits (`slot88` → `slot`).
+    stem: u64,
+    /// Letters run together with two digits or more: a brand-like name.
+    brand: bool,
+}
+
+impl WordFeatures {
+    fn of(token: &str) -> Self {
+        // The beginnings of longer words tie inflected forms together in any language that
+        // inflects at the end (subscribe, subscribed, subscribers; menang, menangkan). Words of 4
+        // characters or more keep theirs to compare with the post title's.
+        let ascii = token.is_ascii();
+        let chars = char_count_up_to(token, LONG_WORD, ascii);
+        let start = if chars >= 4 {
+            feature_id(FeatureKind::WordStart, prefix(token, WORD_START, ascii))
+        } else {
+            0
+        };
+        let all_digits = token.bytes().all(|b| b.is_ascii_digit());
+        // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
+        // their endings, as inflected words share their beginnings.
+        let end = if chars >= LONG_WORD && !all_digits {
+            feature_id(FeatureKind::WordEnd, suffix(token, WORD_END, ascii))
+        } else {
+            0
+        };
+        let id = if is_long_number(token, all_digits) {
+            feature_id(FeatureKind::NumberLength, digit_length_bucket(token.len()))
+        } else {
+            feature_id(FeatureKind::Word, token)
+        };
+        let (mut stem_id, mut brand) = (0, false);
+        if !all_digits && token.bytes().any(|b| b.is_ascii_digit()) {
+            let stem = stem_of(token);
+            if stem.len() >= 3 && stem.len() < token.len() {
+                stem_id = feature_id(FeatureKind::WordStem, stem);
+                brand = stem.chars().all(char::is_alphabetic) && token.len() - stem.len() >= 2;
+            }
+        }
+        WordFeatures {
+            id,
+            start,
+            start_is_feature: chars > WORD_START,
+            end,
+            stem: stem_id,
+            brand,
+        }
+    }
+
+    /// Hands the features to `sink`, describing them from `token` only if asked.
+    #[inline]
+    fn emit<S: FeatureSink>(&self, token: &str, sink: &mut S) {
+        let ascii = || token.is_ascii();
+        if self.start_is_feature {
+            sink.add(self.start, || {
+                Feature::new(FeatureKind::WordStart, prefix(token, WORD_START, ascii()))
+            });
+        }
+        if self.end != 0 {
+            sink.add(self.end, || {
+                Feature::new(FeatureKind::WordEnd, suffix(token, WORD_END, ascii()))
+            });
+        }
+        sink.add(self.id, || {
+            if is_long_number(token, token.bytes().all(|b| b.is_ascii_digit())) {
+                Feature::new(FeatureKind::NumberLength, digit_length_bucket(token.len()))
+            } else {
+                Feature::new(FeatureKind::Word, token)
+            }
+        });
+        if self.stem != 0 {
+            sink.add(self.stem, || {
+                Feature::new(FeatureKind::WordStem, stem_of(token))
+            });
+            if self.brand {
+                sink.add(feature_id(FeatureKind::BrandLike, ""), || {
+                    Feature::new(FeatureKind::BrandLike, "")
+                });
+            }
+        }
+    }
+}
+
+/// A number of five digits or more counts by its length, not its value.
+fn is_long_number(token: &str, all_digits: bool) -> bool {
+    all_digits && token.len() > 4
+}
+
+/// A word without its trailing digits.
+fn stem_of(token: &str) -> &str {
+    token.trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+/// Words up to this many bytes are remembered (nearly all words; a longer one is worked out anew).
+const MEMO_WORD: usize = 23;
+/// Slots in the memo of words: 4,096 of 64 bytes, 256 KiB (a quarter of a core's L2 cache here).
+const MEMO_SLOTS: usize = 4096;
+
+/// A word of up to [`MEMO_WORD`] bytes in three machine words: its bytes eight by eight, and its
+/// length in the top byte of the last (which holds 7 bytes at most). Two words are the same when
+/// their keys are.
+type MemoKey = [u64; 3];
+
+fn memo_key(bytes: &[u8]) -> MemoKey {
+    // Read from the word in place: bytes written one by one to a buffer and read back eight at a
+    // time would wait on the stores.
+    let mut key = [0; 3];
+    for (k, chunk) in key.iter_mut().zip(bytes.chunks(8)) {
+        *k = match <[u8; 8]>::try_from(chunk) {
+            Ok(full) => u64::from_le_bytes(full),
+            Err(_) => chunk.iter().fold(0, |k, &b| k << 8 | u64::from(b)),
+        };
+    }
+    key[2] |= (bytes.len() as u64) << 56;
+    key
+}
+
+/// A word and its features, in one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct MemoSlot {
+    /// All zeros for a free slot (no word is empty).
+    key: MemoKey,
+    features: WordFeatures,
+}
+
+const _: () = assert!(std::mem::size_of::<MemoSlot>() == 64);
+
+/// The features of recently seen words: words repeat (a few thousand make up most of any language's
+/// text), and a word's features take up to four hashes and a look at each of its characters, where
+/// finding it here takes a few multiplications. Direct-mapped: a word takes the slot its key names,
+/// replacing what was there; a slot is used only for the very word it holds, so the features are
+/// always those [`WordFeatures::of`] gives.
+#[derive(Default)]
+struct WordMemo {
+    slots: Vec<MemoSlot>,
+}
+
+impl WordMemo {
+    #[inline]
+    fn lookup(&mut self, token: &str) -> WordFeatures {
+        let bytes = token.as_bytes();
+        if bytes.is_empty() || bytes.len() > MEMO_WORD {
+            return WordFeatures::of(token);
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![MemoSlot::default(); MEMO_SLOTS];
+        }
+        let key = memo_key(bytes);
+        let mixed = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let index = (mixed >> (64 - MEMO_SLOTS.trailing_zeros())) as usize;
+        let slot = &mut self.slots[index];
+        if slot.key == key {
+            return slot.features;
+        }
+        let features = WordFeatures::of(token);
+        *slot = MemoSlot { key, features };
+        features
     }
 }
 
@@ -930,19 +1058,16 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
             }
         }
     }
-    let mut words = tokens.iter().peekable();
+    let mut words = tokens.iter_bytes().peekable();
     let mut after_number = false;
     while let Some(t) = words.next() {
-        let bytes = t.as_bytes();
-        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        let number_before = std::mem::replace(&mut after_number, digits == bytes.len());
+        let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
+        let number_before = std::mem::replace(&mut after_number, digits == t.len());
         // A number with a unit attached (`50k`, `100rb`, `2jt`): the only tokens starting with a digit
         // that can say money.
         if digits > 0 {
-            if digits < t.len() {
-                if let "k" | "rb" | "jt" | "m" | "usd" | "juta" | "ribu" | "rp" = &t[digits..] {
-                    return true;
-                }
+            if let b"k" | b"rb" | b"jt" | b"m" | b"usd" | b"juta" | b"ribu" | b"rp" = &t[digits..] {
+                return true;
             }
             continue;
         }
@@ -953,15 +1078,15 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
         }
         let number_follows = words
             .peek()
-            .is_some_and(|next| next.as_bytes().first().is_some_and(u8::is_ascii_digit));
+            .is_some_and(|next| next.first().is_some_and(u8::is_ascii_digit));
         if number_follows {
-            if let "rp" | "usd" | "idr" | "eur" | "gbp" | "brl" | "r" | "us" = t {
+            if let b"rp" | b"usd" | b"idr" | b"eur" | b"gbp" | b"brl" | b"r" | b"us" = t {
                 return true;
             }
         }
         if number_before {
-            if let "usd" | "dollars" | "rupiah" | "reais" | "euros" | "ribu" | "juta" | "jt"
-            | "rb" | "pounds" | "bucks" = t
+            if let b"usd" | b"dollars" | b"rupiah" | b"reais" | b"euros" | b"ribu" | b"juta"
+            | b"jt" | b"rb" | b"pounds" | b"bucks" = t
             {
                 return true;
             }
@@ -1046,6 +1171,41 @@ mod tests {
 
     fn has(features: &[Feature], kind: FeatureKind, value: &str) -> bool {
         features.iter().any(|f| f.kind == kind && f.value == value)
+    }
+
+    #[test]
+    fn the_memo_of_words_gives_what_working_them_out_gives() {
+        // Enough words that many share a slot (4,096), of every length around the 8-byte steps of
+        // the key and the longest remembered (23 bytes), in several scripts, with digits.
+        let stems = ["a", "slot", "menang", "gacor", "kébab", "日本", "раз", "x"];
+        let mut words = Vec::new();
+        for i in 0..12_000usize {
+            let stem = stems[i % stems.len()];
+            let word = format!("{}{}", stem.repeat(1 + i % 7), i / 3);
+            words.push(word);
+        }
+        words.extend(
+            [
+                "abcdefgh",
+                "abcdefghi",
+                "abcdefghijklmnop",
+                "abcdefghijklmnopq",
+            ]
+            .map(String::from),
+        );
+        words.push("z".repeat(23));
+        words.push("z".repeat(24));
+        let mut memo = WordMemo::default();
+        let mut keys = std::collections::HashMap::new();
+        // Twice over, so that words are found as well as missed, some after their slot was taken.
+        for word in words.iter().chain(&words).chain(words.iter().rev()) {
+            assert_eq!(memo.lookup(word), WordFeatures::of(word), "{word}");
+            if word.len() <= MEMO_WORD {
+                let key = memo_key(word.as_bytes());
+                assert_eq!(*keys.entry(key).or_insert_with(|| word.clone()), *word);
+            }
+        }
+        assert!(keys.len() > 4096, "{} words remembered", keys.len());
     }
 
     #[test]

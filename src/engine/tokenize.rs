@@ -39,6 +39,15 @@ impl Tokens {
             .map(|&(s, e)| &self.buf[s as usize..e as usize])
     }
 
+    /// The words as bytes (for looking at them byte by byte: no check that a slice falls between
+    /// characters).
+    pub fn iter_bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let buf = self.buf.as_bytes();
+        self.spans
+            .iter()
+            .map(move |&(s, e)| &buf[s as usize..e as usize])
+    }
+
     fn clear(&mut self) {
         self.buf.clear();
         self.spans.clear();
@@ -107,6 +116,9 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     // Most texts have no letter three times in a row: one pass over the whole text spares the
     // per-word checks.
     let may_stretch = has_stretch_candidate(bytes);
+    // Most words are letters and digits only, nothing stretched: they stay where they are in a
+    // copy of the whole text (one copy rather than one per word); the others are written after it.
+    out.buf.push_str(text);
     let mut i = 0;
     while i < n {
         while i < n && !bytes[i].is_ascii_alphanumeric() {
@@ -115,8 +127,6 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
         if i == n {
             break;
         }
-        let start = out.buf.len();
-        // Most words are letters and digits only, nothing stretched: copied whole.
         let end = i + bytes[i..]
             .iter()
             .position(|b| !b.is_ascii_alphanumeric())
@@ -125,11 +135,11 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
             && bytes.get(end + 1).is_some_and(u8::is_ascii_alphabetic);
         let stretched = may_stretch && is_stretched(&bytes[i..end]);
         if !apostrophe && !stretched {
-            out.buf.push_str(&text[i..end]);
-            out.spans.push((start as u32, out.buf.len() as u32));
+            out.spans.push((i as u32, end as u32));
             i = end;
             continue;
         }
+        let start = out.buf.len();
         let (mut last, mut run) = (0u8, 0u32);
         loop {
             if i < n && bytes[i].is_ascii_alphanumeric() {
