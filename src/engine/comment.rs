@@ -274,22 +274,22 @@ mod borrowed {
         pub(super) author_url: Option<Text<'a>>,
         #[serde(borrow, rename = "type")]
         pub(super) kind: Option<Text<'a>>,
-        #[serde(borrow, rename = "user_ip")]
-        _user_ip: Option<Text<'a>>,
-        #[serde(borrow, rename = "user_agent")]
-        _user_agent: Option<Text<'a>>,
-        #[serde(borrow, rename = "referrer")]
-        _referrer: Option<Text<'a>>,
+        #[serde(rename = "user_ip")]
+        _user_ip: Option<Checked>,
+        #[serde(rename = "user_agent")]
+        _user_agent: Option<Checked>,
+        #[serde(rename = "referrer")]
+        _referrer: Option<Checked>,
         #[serde(borrow)]
         pub(super) permalink: Option<Text<'a>>,
         #[serde(borrow)]
         pub(super) post_title: Option<Text<'a>>,
-        #[serde(borrow, rename = "lang")]
-        _lang: Option<Text<'a>>,
-        #[serde(borrow, rename = "date")]
-        _date: Option<Text<'a>>,
-        #[serde(borrow, rename = "parent")]
-        _parent: Option<Text<'a>>,
+        #[serde(rename = "lang")]
+        _lang: Option<Checked>,
+        #[serde(rename = "date")]
+        _date: Option<Checked>,
+        #[serde(rename = "parent")]
+        _parent: Option<Checked>,
         pub(super) label: Option<Label>,
     }
 
@@ -302,6 +302,29 @@ mod borrowed {
     impl<'de: 'a, 'a> FromFields<'de> for Comment<'a> {
         fn from_fields<D: Deserializer<'de>>(fields: D) -> Result<Self, D::Error> {
             Comment::deserialize(fields)
+        }
+    }
+
+    /// A string nothing reads, checked as a `Comment` checks it (a string) and not kept: the comment
+    /// stays small to move around.
+    #[derive(Debug)]
+    pub(super) struct Checked;
+
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct CheckedVisitor;
+            impl Visitor<'_> for CheckedVisitor {
+                type Value = Checked;
+
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string")
+                }
+
+                fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                    Ok(Checked)
+                }
+            }
+            deserializer.deserialize_str(CheckedVisitor)
         }
     }
 
@@ -389,6 +412,11 @@ mod tests {
             r#"{"content":"x","label":"maybe"}"#,
             r#"{"content":5}"#,
             r#"{"content":"x","user_ip":6}"#,
+            r#"{"content":"x","lang":{}}"#,
+            r#"{"content":"x","parent":true}"#,
+            r#"{"content":"x","date":[1]}"#,
+            r#"{"content":"x","referrer":"a","referrer":"b"}"#,
+            r#"{"content":"x","user_agent":"\x"}"#,
             r#"{"content":"x","content":"y"}"#,
             r#"{"content":"x","author":["a"]}"#,
             r#"["x"]"#,
