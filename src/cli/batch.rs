@@ -4,7 +4,6 @@
 //! in input order, so memory stays bounded by a few chunks whatever the file size. The output goes to
 //! a temporary file renamed into place at the end: a failed run leaves no partial output.
 
-use std::cell::RefCell;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -178,7 +177,7 @@ impl OutLine<'_> {
 }
 
 /// `text` as a JSON string: copied as it is when nothing in it needs escaping (JSON escapes only
-/// control characters, `"` and `\\`), else written by `serde_json`.
+/// control characters, `"` and the backslash), else written by `serde_json`.
 fn json_string(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
     // Branch-free, so it vectorizes.
     let plain = text.bytes().fold(true, |plain, b| {
@@ -417,11 +416,6 @@ struct Block {
     error: Option<ReadError>,
 }
 
-thread_local! {
-    /// A worker's feature extractor and a comment's feature ids.
-    static BUFFERS: RefCell<(FeatureExtractor, Vec<u64>)> = RefCell::default();
-}
-
 /// What scoring a block needs besides the items.
 struct BlockScorer<'a> {
     model: &'a SpamModel,
@@ -440,10 +434,11 @@ impl BlockScorer<'_> {
             tally: Tally::default(),
             error: None,
         };
-        // Each worker keeps its buffers (and the extractor's memo of words) from block to block.
-        BUFFERS.with_borrow_mut(|(extractor, ids)| {
+        let mut ids = Vec::new();
+        // Each worker keeps its extractor (and its memo of words) from block to block.
+        FeatureExtractor::with_thread_local(|extractor| {
             for item in items {
-                match self.score_item(extractor, ids, item, &mut block) {
+                match self.score_item(extractor, &mut ids, item, &mut block) {
                     Ok(()) => {}
                     Err(e) if self.skip_invalid && e.is_skippable() => block.tally.skipped += 1,
                     Err(e) => {

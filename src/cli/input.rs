@@ -564,7 +564,18 @@ impl FormatArgs {
     }
 
     fn example_block(&self, chunk: &Chunk, items: &[Item], path: &Path) -> ExampleBlock {
-        let mut extractor = FeatureExtractor::new();
+        FeatureExtractor::with_thread_local(|extractor| {
+            self.example_block_with(extractor, chunk, items, path)
+        })
+    }
+
+    fn example_block_with(
+        &self,
+        extractor: &mut FeatureExtractor,
+        chunk: &Chunk,
+        items: &[Item],
+        path: &Path,
+    ) -> ExampleBlock {
         let mut block = ExampleBlock {
             examples: Vec::with_capacity(items.len()),
             skipped: 0,
@@ -586,7 +597,7 @@ impl FormatArgs {
                         }
                         None => comment,
                     };
-                    match example(&mut extractor, comment, 0) {
+                    match example(extractor, comment, 0) {
                         Some(e) => block.examples.push(e),
                         None => block.unlabeled += 1,
                     }

@@ -12,6 +12,7 @@
 //! description: callers pass a [`FeatureSink`] and descriptions are built only when asked for.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use compact_str::{format_compact, CompactString};
 use serde::Serialize;
@@ -244,7 +245,7 @@ const _: () = assert!(KIND_SLOTS <= 1 << KIND_BITS);
 
 impl FeatureKind {
     /// Signs that the writer worked to get past a filter: obfuscated letters and brand-like names.
-    fn is_evasion(self) -> bool {
+    const fn is_evasion(self) -> bool {
         matches!(self, FeatureKind::Obfuscation | FeatureKind::BrandLike)
     }
 }
@@ -263,7 +264,7 @@ pub fn kind_index(id: u64) -> usize {
 }
 
 #[inline]
-fn tagged(kind: FeatureKind, hash: u64) -> u64 {
+const fn tagged(kind: FeatureKind, hash: u64) -> u64 {
     let id = (hash & ((1 << KIND_SHIFT) - 1)) | ((kind as u64) << KIND_SHIFT);
     if kind.is_evasion() {
         id | EVASION
@@ -277,8 +278,24 @@ fn feature_id(kind: FeatureKind, value: &str) -> u64 {
     tagged(kind, xxh3_64_with_seed(value.as_bytes(), kind as u64))
 }
 
+/// [`feature_id`] worked out when compiling, for features of fixed values (most comments have
+/// several: their length, their type, how many links). The same hash, in a form that runs in `const`.
+const fn fixed_id(kind: FeatureKind, value: &str) -> u64 {
+    tagged(
+        kind,
+        xxhash_rust::const_xxh3::xxh3_64_with_seed(value.as_bytes(), kind as u64),
+    )
+}
+
+/// A fixed value and its id: `fixed!(Length, "no words")`.
+macro_rules! fixed {
+    ($kind:ident, $value:expr) => {
+        ($value, const { fixed_id(FeatureKind::$kind, $value) })
+    };
+}
+
 #[inline]
-fn pair_id(kind: FeatureKind, a: u64, b: u64) -> u64 {
+const fn pair_id(kind: FeatureKind, a: u64, b: u64) -> u64 {
     // splitmix64 finalizer over an order-sensitive combination
     let mut z = a.rotate_left(29) ^ b ^ (kind as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -309,9 +326,22 @@ pub struct FeatureExtractor {
     memo: WordMemo,
 }
 
+thread_local! {
+    static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::default();
+}
+
 impl FeatureExtractor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs `f` with this thread's own extractor, kept from call to call with its buffers and its
+    /// memo of words (a fresh one is 256 KiB to fill). A call from within `f` gets a fresh one.
+    pub fn with_thread_local<R>(f: impl FnOnce(&mut FeatureExtractor) -> R) -> R {
+        EXTRACTOR.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut extractor) => f(&mut extractor),
+            Err(_) => f(&mut FeatureExtractor::new()),
+        })
     }
 
     /// The ids of the comment's features, deduplicated (each counts once per comment), in the order
@@ -398,30 +428,29 @@ impl FeatureExtractor {
         let links = links_in(&self.text.text, sink);
 
         self.words(sink);
-        sink.add(
-            feature_id(FeatureKind::LinkCount, bucket_links(links)),
-            || Feature::new(FeatureKind::LinkCount, bucket_links(links)),
-        );
+        let (count, id) = bucket_links(links);
+        sink.add(id, || Feature::new(FeatureKind::LinkCount, count));
         self.patterns(sink);
         shape(&self.text, flags, self.tokens.len(), sink);
         self.author(&comment, linkback, sink);
 
-        let type_name = match kind {
-            CommentKind::Comment => "comment",
-            CommentKind::Pingback => "pingback",
-            CommentKind::Trackback => "trackback",
-            CommentKind::Other => comment.kind.unwrap_or("comment").trim(),
-        };
         let lowered;
-        let type_name = if type_name.bytes().any(|b| b.is_ascii_uppercase()) {
-            lowered = type_name.to_ascii_lowercase();
-            lowered.as_str()
-        } else {
-            type_name
+        let (type_name, id) = match kind {
+            CommentKind::Comment => fixed!(Type, "comment"),
+            CommentKind::Pingback => fixed!(Type, "pingback"),
+            CommentKind::Trackback => fixed!(Type, "trackback"),
+            CommentKind::Other => {
+                let name = comment.kind.unwrap_or("comment").trim();
+                let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lowered = name.to_ascii_lowercase();
+                    lowered.as_str()
+                } else {
+                    name
+                };
+                (name, feature_id(FeatureKind::Type, name))
+            }
         };
-        sink.add(feature_id(FeatureKind::Type, type_name), || {
-            Feature::new(FeatureKind::Type, type_name)
-        });
+        sink.add(id, || Feature::new(FeatureKind::Type, type_name));
 
         if linkback {
             self.linkback(sink);
@@ -459,12 +488,12 @@ impl FeatureExtractor {
         // Branch-free, so it vectorizes; a phone number has 9 digits at least.
         let digits = text.bytes().filter(u8::is_ascii_digit).count();
         if digits >= 9 && has_phone_number(text) {
-            sink.add(feature_id(FeatureKind::Phone, ""), || {
+            sink.add(const { fixed_id(FeatureKind::Phone, "") }, || {
                 Feature::new(FeatureKind::Phone, "")
             });
         }
         if digits > 0 && has_money(text, &self.tokens) {
-            sink.add(feature_id(FeatureKind::Money, ""), || {
+            sink.add(const { fixed_id(FeatureKind::Money, "") }, || {
                 Feature::new(FeatureKind::Money, "")
             });
         }
@@ -484,12 +513,12 @@ impl FeatureExtractor {
             }
         }
         if email {
-            sink.add(feature_id(FeatureKind::EmailInText, ""), || {
+            sink.add(const { fixed_id(FeatureKind::EmailInText, "") }, || {
                 Feature::new(FeatureKind::EmailInText, "")
             });
         }
         if mention {
-            sink.add(feature_id(FeatureKind::Mention, ""), || {
+            sink.add(const { fixed_id(FeatureKind::Mention, "") }, || {
                 Feature::new(FeatureKind::Mention, "")
             });
         }
@@ -525,9 +554,10 @@ impl FeatureExtractor {
             if linkback {
                 let own = comment.permalink.and_then(host_of_url);
                 if own.is_some_and(|own| domain_and_suffix(&own).0 == domain) {
-                    sink.add(feature_id(FeatureKind::LinkbackSameSite, ""), || {
-                        Feature::new(FeatureKind::LinkbackSameSite, "")
-                    });
+                    sink.add(
+                        const { fixed_id(FeatureKind::LinkbackSameSite, "") },
+                        || Feature::new(FeatureKind::LinkbackSameSite, ""),
+                    );
                 }
             }
         }
@@ -595,21 +625,18 @@ impl FeatureExtractor {
         }
         let n = self.tokens.len();
         let size = match n {
-            0..=5 => "short",
-            6..=15 => "medium",
-            _ => "long",
+            0..=5 => 0,
+            6..=15 => 1,
+            _ => 2,
         };
-        let overlap = match shared {
-            0 => "shares no word with it",
-            1 => "shares one word with it",
-            _ => "shares several words with it",
-        };
+        let overlap = shared.min(2);
+        let id = TOPIC_IDS[usize::from(linkback)][size][overlap];
+        let (size, overlap) = (TOPIC_SIZES[size], TOPIC_OVERLAPS[overlap]);
         let kind = if linkback {
             FeatureKind::LinkbackTopic
         } else {
             FeatureKind::Topic
         };
-        let id = pair_id(kind, feature_id(kind, size), feature_id(kind, overlap));
         let what = if linkback { "excerpt" } else { "comment" };
         sink.add(id, || {
             Feature::new(kind, format_compact!("{size} {what} that {overlap}"))
@@ -617,10 +644,44 @@ impl FeatureExtractor {
     }
 }
 
+/// How long a comment is, for its relation to the post title.
+const TOPIC_SIZES: [&str; 3] = ["short", "medium", "long"];
+/// How many of its words it shares with the title.
+const TOPIC_OVERLAPS: [&str; 3] = [
+    "shares no word with it",
+    "shares one word with it",
+    "shares several words with it",
+];
+/// The topic features' ids, for a comment and a linkback, by size and overlap: each the pair of its
+/// size and its overlap (worked out when compiling).
+const TOPIC_IDS: [[[u64; 3]; 3]; 2] = {
+    let mut ids = [[[0; 3]; 3]; 2];
+    let kinds = [FeatureKind::Topic, FeatureKind::LinkbackTopic];
+    let mut k = 0;
+    while k < 2 {
+        let mut s = 0;
+        while s < 3 {
+            let mut o = 0;
+            while o < 3 {
+                let kind = kinds[k];
+                ids[k][s][o] = pair_id(
+                    kind,
+                    fixed_id(kind, TOPIC_SIZES[s]),
+                    fixed_id(kind, TOPIC_OVERLAPS[o]),
+                );
+                o += 1;
+            }
+            s += 1;
+        }
+        k += 1;
+    }
+    ids
+};
+
 /// The features one word gives on its own, by id (0 for none).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct WordFeatures {
-    /// The word, or its number of digits for a long number.
+    /// The word, or the length bucket of a long number ("5-6" digits ...).
     id: u64,
     /// Its beginning: kept for words of 4 characters or more (to compare with the post title's),
     /// a feature for words longer than [`WORD_START`].
@@ -703,7 +764,7 @@ impl WordFeatures {
                 Feature::new(FeatureKind::WordStem, stem_of(token))
             });
             if self.brand {
-                sink.add(feature_id(FeatureKind::BrandLike, ""), || {
+                sink.add(const { fixed_id(FeatureKind::BrandLike, "") }, || {
                     Feature::new(FeatureKind::BrandLike, "")
                 });
             }
@@ -726,9 +787,10 @@ const MEMO_WORD: usize = 23;
 /// Slots in the memo of words: 4,096 of 64 bytes, 256 KiB (a quarter of a core's L2 cache here).
 const MEMO_SLOTS: usize = 4096;
 
-/// A word of up to [`MEMO_WORD`] bytes in three machine words: its bytes eight by eight, and its
-/// length in the top byte of the last (which holds 7 bytes at most). Two words are the same when
-/// their keys are.
+/// A word of up to [`MEMO_WORD`] bytes in three machine words: its bytes eight by eight (a last,
+/// shorter piece packed the other way round, which is as good for telling words apart), and its
+/// length in the top byte of the last word (which holds 7 bytes at most). Two words are the same
+/// when their keys are.
 type MemoKey = [u64; 3];
 
 fn memo_key(bytes: &[u8]) -> MemoKey {
@@ -758,7 +820,7 @@ const _: () = assert!(std::mem::size_of::<MemoSlot>() == 64);
 
 /// The features of recently seen words: words repeat (a few thousand make up most of any language's
 /// text), and a word's features take up to four hashes and a look at each of its characters, where
-/// finding it here takes a few multiplications. Direct-mapped: a word takes the slot its key names,
+/// finding it here takes one multiplication. Direct-mapped: a word takes the slot its key names,
 /// replacing what was there; a slot is used only for the very word it holds, so the features are
 /// always those [`WordFeatures::of`] gives.
 #[derive(Default)]
@@ -859,13 +921,14 @@ fn digit_length_bucket(len: usize) -> &'static str {
     }
 }
 
-fn bucket_links(n: usize) -> &'static str {
+/// How many links, in words, and that feature's id.
+fn bucket_links(n: usize) -> (&'static str, u64) {
     match n {
-        0 => "no links",
-        1 => "one link",
-        2 => "two links",
-        3..=5 => "3-5 links",
-        _ => "6 or more links",
+        0 => fixed!(LinkCount, "no links"),
+        1 => fixed!(LinkCount, "one link"),
+        2 => fixed!(LinkCount, "two links"),
+        3..=5 => fixed!(LinkCount, "3-5 links"),
+        _ => fixed!(LinkCount, "6 or more links"),
     }
 }
 
@@ -1097,20 +1160,18 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
 
 /// Features of the comment's form rather than its words.
 fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize, sink: &mut S) {
-    let length = match words {
-        0 => "no words",
-        1 => "one word",
-        2 => "two words",
-        3..=4 => "3-4 words",
-        5..=8 => "5-8 words",
-        9..=16 => "9-16 words",
-        17..=32 => "17-32 words",
-        33..=64 => "33-64 words",
-        _ => "over 64 words",
+    let (length, id) = match words {
+        0 => fixed!(Length, "no words"),
+        1 => fixed!(Length, "one word"),
+        2 => fixed!(Length, "two words"),
+        3..=4 => fixed!(Length, "3-4 words"),
+        5..=8 => fixed!(Length, "5-8 words"),
+        9..=16 => fixed!(Length, "9-16 words"),
+        17..=32 => fixed!(Length, "17-32 words"),
+        33..=64 => fixed!(Length, "33-64 words"),
+        _ => fixed!(Length, "over 64 words"),
     };
-    sink.add(feature_id(FeatureKind::Length, length), || {
-        Feature::new(FeatureKind::Length, length)
-    });
+    sink.add(id, || Feature::new(FeatureKind::Length, length));
     for (flag, name) in [
         (Obfuscation::STYLED, "styled Unicode letters"),
         (Obfuscation::ZERO_WIDTH, "hidden zero-width characters"),
@@ -1130,12 +1191,12 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
         }
     }
     if text.is_shouting() {
-        sink.add(feature_id(FeatureKind::Shouting, ""), || {
+        sink.add(const { fixed_id(FeatureKind::Shouting, "") }, || {
             Feature::new(FeatureKind::Shouting, "")
         });
     }
     if text.text.contains("!!") {
-        sink.add(feature_id(FeatureKind::Exclaiming, ""), || {
+        sink.add(const { fixed_id(FeatureKind::Exclaiming, "") }, || {
             Feature::new(FeatureKind::Exclaiming, "")
         });
     }
@@ -1145,12 +1206,12 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
             .chars()
             .any(|c| matches!(c, '\u{1F300}'..='\u{1FAFF}' | '\u{2600}'..='\u{27BF}' | '\u{1F1E6}'..='\u{1F1FF}'))
     {
-        sink.add(feature_id(FeatureKind::Emoji, ""), || {
+        sink.add(const { fixed_id(FeatureKind::Emoji, "") }, || {
             Feature::new(FeatureKind::Emoji, "")
         });
     }
     if text.had_html {
-        sink.add(feature_id(FeatureKind::Html, ""), || {
+        sink.add(const { fixed_id(FeatureKind::Html, "") }, || {
             Feature::new(FeatureKind::Html, "")
         });
     }
@@ -1171,6 +1232,40 @@ mod tests {
 
     fn has(features: &[Feature], kind: FeatureKind, value: &str) -> bool {
         features.iter().any(|f| f.kind == kind && f.value == value)
+    }
+
+    #[test]
+    fn ids_worked_out_when_compiling_are_the_runtime_ones() {
+        for kind in [
+            FeatureKind::Length,
+            FeatureKind::Type,
+            FeatureKind::BrandLike,
+        ] {
+            for value in [
+                "",
+                "no words",
+                "comment",
+                "a longer value of over sixteen bytes",
+                "日本",
+            ] {
+                assert_eq!(
+                    fixed_id(kind, value),
+                    feature_id(kind, value),
+                    "{kind:?} {value}"
+                );
+            }
+        }
+        for (k, kind) in [FeatureKind::Topic, FeatureKind::LinkbackTopic]
+            .into_iter()
+            .enumerate()
+        {
+            for (s, size) in TOPIC_SIZES.into_iter().enumerate() {
+                for (o, overlap) in TOPIC_OVERLAPS.into_iter().enumerate() {
+                    let id = pair_id(kind, feature_id(kind, size), feature_id(kind, overlap));
+                    assert_eq!(TOPIC_IDS[k][s][o], id);
+                }
+            }
+        }
     }
 
     #[test]

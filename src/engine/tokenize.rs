@@ -461,8 +461,9 @@ fn has_leet_candidate(bytes: &[u8]) -> bool {
 /// Folds digits written between two letters of a word back into the letters they stand for
 /// (`sl0t` → `slot`, `gac0r` → `gacor`); digits at a word's ends stay (`slot88`, `mp3`, `4d`).
 fn fold_leet(out: &mut Tokens, flags: &mut Obfuscation) {
-    // Most texts have no digit between two letters: one pass over the words' bytes (all the words
-    // side by side: a match across two words is only a candidate) spares the per-word checks.
+    // Most texts have no digit between two letters: one pass over the buffer the words are in (for
+    // ASCII text, the whole text; a match across two words is only a candidate) spares the per-word
+    // checks.
     if !has_leet_candidate(out.buf.as_bytes()) {
         return;
     }

@@ -112,9 +112,7 @@ pub fn featurize(comments: &[Comment]) -> Vec<Example> {
     comments
         .par_iter()
         .enumerate()
-        .map_init(FeatureExtractor::new, |ex, (index, c)| {
-            example(ex, c, index)
-        })
+        .map(|(index, c)| FeatureExtractor::with_thread_local(|ex| example(ex, c, index)))
         .flatten()
         .collect()
 }

@@ -90,7 +90,7 @@ impl WeightTable {
 
 /// Asks the memory for the cache line `item` starts in, ahead of its use.
 #[inline]
-pub(super) fn prefetch<T>(item: &T) {
+fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
