@@ -105,7 +105,8 @@ impl Default for CsvOptions {
 
 /// The input as the csv crate reads it, noting where its lines end. The crate's own line count is one
 /// short after a CRLF line end (RFC 4180's own) or a blank line (BurntSushi/rust-csv#395 and #208), and
-/// the line names a record in errors and is its id in `batch`'s output when it has none.
+/// counts no line end at all in a file whose lines end with a lone `\r`; the line names a record in
+/// errors and is its id in `batch`'s output when it has none.
 struct Lines<R> {
     inner: R,
     read: u64,
@@ -155,7 +156,11 @@ impl<R> Lines<R> {
                 start += 1;
             }
             ends.pop_front();
-            if newline {
+            // A `\n` ends a line, and so does a `\r` not followed by one (old Mac files, and
+            // Excel's "CSV (Macintosh)"). What follows a line end passed here has been read: the
+            // crate has read the whole record that starts at or after it.
+            let crlf = !newline && ends.front() == Some(&((at + 1) << 1 | 1));
+            if !crlf {
                 self.passed.set(self.passed.get() + 1);
             }
         }
@@ -379,6 +384,14 @@ mod tests {
         assert_eq!(
             lines("content,label\n\"two\nlines\",ham\nb,spam\n"),
             ["line 2", "line 4"]
+        );
+        assert_eq!(
+            lines("content,label\ra,ham\r\rb,spam\r\"two\rlines\",ham\rc,ham\r"),
+            ["line 2", "line 4", "line 5", "line 7"]
+        );
+        assert_eq!(
+            lines("content,label\r\na,ham\rb,spam\nc,ham\r\n"),
+            ["line 2", "line 3", "line 4"]
         );
         let bad = lines("content,label\r\na,ham\r\nb,spam\r\nc,ham,x\r\n");
         assert!(bad[2].starts_with("t.csv:line 4: 3 fields"), "{bad:?}");
