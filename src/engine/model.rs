@@ -260,6 +260,7 @@ impl SpamModel {
         }
         let mut heaviest = Heaviest::new(self, top);
         extractor.ids_watched(comment, ids, &mut heaviest);
+        heaviest.offer_pending();
         let score = self.score_ids(ids);
         let towards_spam = score.logit >= 0.0;
         let values = self.values(ids.len());
@@ -345,7 +346,16 @@ struct Heaviest<'a> {
     kept: [Vec<(u64, f32, Candidate)>; 4],
     /// For each full list of `kept`: where its lightest entry is (the one the next heavier goes to).
     lightest: [usize; 4],
+    /// Word pairs and triples not yet offered, oldest first: each is offered [`PENDING`] features
+    /// after it was found, once its weight, asked of memory then, has come (most are rare, so their
+    /// weights are far from the core's cache). The heaviest kept are the same in any order.
+    pending: [(u64, FeatureKind, usize, usize); PENDING],
+    pending_len: usize,
+    pending_next: usize,
 }
+
+/// How many word pairs and triples wait for their weights (see [`Heaviest::pending`]).
+const PENDING: usize = 8;
 
 impl<'a> Heaviest<'a> {
     fn new(model: &'a SpamModel, top: usize) -> Self {
@@ -354,7 +364,24 @@ impl<'a> Heaviest<'a> {
             top,
             kept: Default::default(),
             lightest: [0; 4],
+            pending: [(0, FeatureKind::Phrase, 0, 0); PENDING],
+            pending_len: 0,
+            pending_next: 0,
         }
+    }
+
+    /// Offers the word pairs and triples still waiting.
+    fn offer_pending(&mut self) {
+        let first = (self.pending_next + PENDING - self.pending_len) % PENDING;
+        for k in 0..self.pending_len {
+            let (id, kind, at, count) = self.pending[(first + k) % PENDING];
+            self.offer(id, || Candidate::Words {
+                kind,
+                first: at,
+                count,
+            });
+        }
+        self.pending_len = 0;
     }
 }
 
@@ -415,7 +442,16 @@ impl FeatureSink for Heaviest<'_> {
     }
 
     fn add_words(&mut self, id: u64, kind: FeatureKind, _: &Tokens, first: usize, count: usize) {
-        self.offer(id, || Candidate::Words { kind, first, count });
+        self.model.weights.prefetch(id);
+        let slot = self.pending_next;
+        if self.pending_len == PENDING {
+            let (id, kind, first, count) = self.pending[slot];
+            self.offer(id, || Candidate::Words { kind, first, count });
+        } else {
+            self.pending_len += 1;
+        }
+        self.pending[slot] = (id, kind, first, count);
+        self.pending_next = (slot + 1) % PENDING;
     }
 }
 
