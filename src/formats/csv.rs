@@ -103,10 +103,10 @@ impl Default for CsvOptions {
     }
 }
 
-/// The input as the csv crate reads it, noting where its lines end. The crate's own line count is one
-/// short after a CRLF line end (RFC 4180's own) or a blank line (BurntSushi/rust-csv#395 and #208), and
-/// counts no line end at all in a file whose lines end with a lone `\r`; the line names a record in
-/// errors and is its id in `batch`'s output when it has none.
+/// The input as the csv crate reads it, noting where its lines end. The crate's own line count falls
+/// short by one at each CRLF line end (RFC 4180's own) and blank line (BurntSushi/rust-csv#395 and
+/// #208), and counts no line end at all in a file whose lines end with a lone `\r`; the line names a
+/// record in errors and is its id in `batch`'s output when it has none.
 struct Lines<R> {
     inner: R,
     read: u64,
