@@ -127,9 +127,9 @@ pub trait FeatureSink {
     /// `describe` is called only by sinks that explain.
     fn add(&mut self, id: u64, describe: impl FnOnce() -> Feature);
 
-    /// A feature made of the comment's words `first..first + count` (a pair or a triple): a sink that
-    /// keeps only some features may keep the words' place instead and describe it once it knows it
-    /// needs to ([`FeatureExtractor::words_at`]).
+    /// A feature made of the comment's words `first..first + count` (a pair or a triple, or one word or
+    /// a part of it: see [`describe_words`]): a sink that keeps only some features may keep the words'
+    /// place instead and describe it once it knows it needs to ([`FeatureExtractor::words_at`]).
     #[inline]
     fn add_words(
         &mut self,
@@ -139,8 +139,27 @@ pub trait FeatureSink {
         first: usize,
         count: usize,
     ) {
-        self.add(id, || Feature::new(kind, words_at(words, first, count)));
+        self.add(id, || describe_words(kind, words, first, count));
     }
+}
+
+/// The feature of kind `kind` made of the words `first..first + count`: a pair or a triple, or one word
+/// (the word itself, its beginning, its ending, its letters before digits, or its number of digits).
+fn describe_words(kind: FeatureKind, words: &Tokens, first: usize, count: usize) -> Feature {
+    if count == 1 {
+        let token = words.get(first);
+        let ascii = token.is_ascii();
+        match kind {
+            FeatureKind::WordStart => return Feature::new(kind, prefix(token, WORD_START, ascii)),
+            FeatureKind::WordEnd => return Feature::new(kind, suffix(token, WORD_END, ascii)),
+            FeatureKind::WordStem => return Feature::new(kind, stem_of(token)),
+            FeatureKind::NumberLength => {
+                return Feature::new(kind, digit_length_bucket(token.len()))
+            }
+            _ => {}
+        }
+    }
+    Feature::new(kind, words_at(words, first, count))
 }
 
 /// Collects feature ids only: the scoring and training path.
@@ -377,7 +396,7 @@ impl FeatureExtractor {
     /// Describes a feature of the words `first..first + count` of the text last extracted, as
     /// handed to [`FeatureSink::add_words`].
     pub fn words_at(&self, kind: FeatureKind, first: usize, count: usize) -> Feature {
-        Feature::new(kind, words_at(&self.tokens, first, count))
+        describe_words(kind, &self.tokens, first, count)
     }
 
     /// A hash of the words of the text last extracted: comments that differ only in case, spacing,
@@ -464,11 +483,11 @@ impl FeatureExtractor {
         self.word_ids.clear();
         self.starts.clear();
         let tokens = &self.tokens;
-        for token in tokens.iter() {
+        for (i, token) in tokens.iter().enumerate() {
             let word = self.memo.lookup(token);
             self.starts.push(word.start);
             self.word_ids.push(word.id);
-            word.emit(token, sink);
+            word.emit(tokens, i, sink);
         }
         // Word pairs, and word triples (each the previous pair and the next word).
         let mut pair = 0;
@@ -693,6 +712,8 @@ struct WordFeatures {
     stem: u64,
     /// Letters run together with two digits or more: a brand-like name.
     brand: bool,
+    /// A number of five digits or more: `id` is its length's.
+    long_number: bool,
 }
 
 impl WordFeatures {
@@ -715,7 +736,8 @@ impl WordFeatures {
         } else {
             0
         };
-        let id = if is_long_number(token, all_digits) {
+        let long_number = is_long_number(token, all_digits);
+        let id = if long_number {
             feature_id(FeatureKind::NumberLength, digit_length_bucket(token.len()))
         } else {
             feature_id(FeatureKind::Word, token)
@@ -735,34 +757,27 @@ impl WordFeatures {
             end,
             stem: stem_id,
             brand,
+            long_number,
         }
     }
 
-    /// Hands the features to `sink`, describing them from `token` only if asked.
+    /// Hands the features of word `i` of `tokens` to `sink`.
     #[inline]
-    fn emit<S: FeatureSink>(&self, token: &str, sink: &mut S) {
-        let ascii = || token.is_ascii();
+    fn emit<S: FeatureSink>(&self, tokens: &Tokens, i: usize, sink: &mut S) {
         if self.start_is_feature {
-            sink.add(self.start, || {
-                Feature::new(FeatureKind::WordStart, prefix(token, WORD_START, ascii()))
-            });
+            sink.add_words(self.start, FeatureKind::WordStart, tokens, i, 1);
         }
         if self.end != 0 {
-            sink.add(self.end, || {
-                Feature::new(FeatureKind::WordEnd, suffix(token, WORD_END, ascii()))
-            });
+            sink.add_words(self.end, FeatureKind::WordEnd, tokens, i, 1);
         }
-        sink.add(self.id, || {
-            if is_long_number(token, token.bytes().all(|b| b.is_ascii_digit())) {
-                Feature::new(FeatureKind::NumberLength, digit_length_bucket(token.len()))
-            } else {
-                Feature::new(FeatureKind::Word, token)
-            }
-        });
+        let kind = if self.long_number {
+            FeatureKind::NumberLength
+        } else {
+            FeatureKind::Word
+        };
+        sink.add_words(self.id, kind, tokens, i, 1);
         if self.stem != 0 {
-            sink.add(self.stem, || {
-                Feature::new(FeatureKind::WordStem, stem_of(token))
-            });
+            sink.add_words(self.stem, FeatureKind::WordStem, tokens, i, 1);
             if self.brand {
                 sink.add(const { fixed_id(FeatureKind::BrandLike, "") }, || {
                     Feature::new(FeatureKind::BrandLike, "")

@@ -346,15 +346,16 @@ struct Heaviest<'a> {
     kept: [Vec<(u64, f32, Candidate)>; 4],
     /// For each full list of `kept`: where its lightest entry is (the one the next heavier goes to).
     lightest: [usize; 4],
-    /// Word pairs and triples not yet offered, oldest first: each is offered [`PENDING`] features
-    /// after it was found, once its weight, asked of memory then, has come (most are rare, so their
-    /// weights are far from the core's cache). The heaviest kept are the same in any order.
+    /// Features of the comment's words (the words, their parts, pairs and triples) not yet offered,
+    /// oldest first: each is offered [`PENDING`] features after it was found, once its weight, asked
+    /// of memory then, has come (a model's weights are more than a core's cache holds). The heaviest
+    /// kept are the same in any order.
     pending: [(u64, FeatureKind, usize, usize); PENDING],
     pending_len: usize,
     pending_next: usize,
 }
 
-/// How many word pairs and triples wait for their weights (see [`Heaviest::pending`]).
+/// How many features of words wait for their weights (see [`Heaviest::pending`]).
 const PENDING: usize = 8;
 
 impl<'a> Heaviest<'a> {
@@ -370,7 +371,7 @@ impl<'a> Heaviest<'a> {
         }
     }
 
-    /// Offers the word pairs and triples still waiting.
+    /// Offers the features of words still waiting.
     fn offer_pending(&mut self) {
         let first = (self.pending_next + PENDING - self.pending_len) % PENDING;
         for k in 0..self.pending_len {
@@ -385,8 +386,8 @@ impl<'a> Heaviest<'a> {
     }
 }
 
-/// A kept feature: described, or where its words are (pairs and triples, most of what is kept and
-/// let go again, are described only if they end up among the reasons).
+/// A kept feature: described, or where its words are (features of the comment's words, most of what
+/// is kept and let go again, are described only if they end up among the reasons).
 enum Candidate {
     Described(Feature),
     Words {
