@@ -82,17 +82,12 @@ impl Settings {
         self.api_keys.is_empty()
     }
 
-    /// Keys from a comma-separated list (`SARING_API_KEYS`); blanks are ignored.
-    pub fn parse_keys(list: &str) -> Vec<Secret> {
-        key_list(list).map(Secret::new).collect()
-    }
-
     pub fn is_api_key(&self, candidate: &str) -> bool {
         self.api_keys.iter().any(|k| k.matches(candidate))
     }
 }
 
-/// The keys of a comma-separated list, trimmed; blanks are ignored.
+/// The keys of a comma-separated list (`SARING_API_KEYS`), trimmed; blanks are ignored.
 pub fn key_list(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|k| !k.is_empty())
 }
@@ -103,7 +98,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let keys = Settings::parse_keys("abc123, ,def456");
+        let keys: Vec<Secret> = key_list("abc123, ,def456").map(Secret::new).collect();
         assert_eq!(keys.len(), 2);
         assert_eq!(format!("{keys:?}"), "[***, ***]");
         assert!(

@@ -89,6 +89,7 @@ pub enum OutputFormat {
 /// The columns of the CSV output.
 const CSV_HEADER: &str = "id,post,author,type,status,score,verdict,discard,reasons\n";
 
+/// Written by [`OutLine::write_json`]; its `Serialize` form is what that is checked against.
 #[derive(Serialize)]
 struct OutLine<'a> {
     id: Id<'a>,
@@ -110,8 +111,8 @@ struct OutLine<'a> {
 
 impl OutLine<'_> {
     /// The line as JSON, exactly as `serde_json` writes it (a test checks), without its general
-    /// machinery: the keys are fixed and most strings need no escaping, and this is a sixth of a
-    /// batch's work otherwise.
+    /// machinery: the keys are fixed and most strings need no escaping (serde's way took 8% of the
+    /// instructions of `saring batch --reasons 0`).
     fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"id\":");
         match self.id {

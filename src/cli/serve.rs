@@ -130,8 +130,8 @@ fn without_values(message: &str) -> String {
 
 /// A key or token, trimmed; blank is none (`SARING_API_KEYS=` in a compose file whose variable is
 /// unset must not switch the file's keys off).
-fn secret_text(text: Option<String>) -> Option<String> {
-    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+fn secret_text(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
 /// The most a body limit may be: a request is held in memory whole.
@@ -200,10 +200,14 @@ impl ServeArgs {
                 .api_keys
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|k| secret_text(Some(k)))
+                .filter_map(|k| secret_text(&k))
                 .collect(),
         };
-        let admin_token = secret_text(self.admin_token).or(secret_text(file.admin_token));
+        let admin_token = self
+            .admin_token
+            .as_deref()
+            .and_then(secret_text)
+            .or_else(|| file.admin_token.as_deref().and_then(secret_text));
         // Sent in a header (`Authorization: Bearer KEY`) or a Host name: visible ASCII only.
         let printable = |t: &str| t.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
         if !keys.iter().all(|k| printable(k)) || !admin_token.as_deref().is_none_or(printable) {

@@ -144,22 +144,24 @@ pub trait FeatureSink {
 }
 
 /// The feature of kind `kind` made of the words `first..first + count`: a pair or a triple, or one word
-/// (the word itself, its beginning, its ending, its letters before digits, or its number of digits).
+/// or a part of it ([`word_part`]).
 fn describe_words(kind: FeatureKind, words: &Tokens, first: usize, count: usize) -> Feature {
     if count == 1 {
-        let token = words.get(first);
-        let ascii = token.is_ascii();
-        match kind {
-            FeatureKind::WordStart => return Feature::new(kind, prefix(token, WORD_START, ascii)),
-            FeatureKind::WordEnd => return Feature::new(kind, suffix(token, WORD_END, ascii)),
-            FeatureKind::WordStem => return Feature::new(kind, stem_of(token)),
-            FeatureKind::NumberLength => {
-                return Feature::new(kind, digit_length_bucket(token.len()))
-            }
-            _ => {}
-        }
+        return Feature::new(kind, word_part(kind, words.get(first)));
     }
     Feature::new(kind, words_at(words, first, count))
+}
+
+/// What a word gives a feature of kind `kind`: its beginning, its ending, its letters before digits,
+/// its number of digits, or (a word feature) itself.
+fn word_part(kind: FeatureKind, token: &str) -> &str {
+    match kind {
+        FeatureKind::WordStart => prefix(token, WORD_START, token.is_ascii()),
+        FeatureKind::WordEnd => suffix(token, WORD_END, token.is_ascii()),
+        FeatureKind::WordStem => stem_of(token),
+        FeatureKind::NumberLength => digit_length_bucket(token.len()),
+        _ => token,
+    }
 }
 
 /// Collects feature ids only: the scoring and training path.
@@ -723,8 +725,9 @@ impl WordFeatures {
         // characters or more keep theirs to compare with the post title's.
         let ascii = token.is_ascii();
         let chars = char_count_up_to(token, LONG_WORD, ascii);
+        let part_id = |kind| feature_id(kind, word_part(kind, token));
         let start = if chars >= 4 {
-            feature_id(FeatureKind::WordStart, prefix(token, WORD_START, ascii))
+            part_id(FeatureKind::WordStart)
         } else {
             0
         };
@@ -732,21 +735,22 @@ impl WordFeatures {
         // Names run together from a word and a brand (tukangtoto, rajaslot, hokibet) share
         // their endings, as inflected words share their beginnings.
         let end = if chars >= LONG_WORD && !all_digits {
-            feature_id(FeatureKind::WordEnd, suffix(token, WORD_END, ascii))
+            part_id(FeatureKind::WordEnd)
         } else {
             0
         };
-        let long_number = is_long_number(token, all_digits);
-        let id = if long_number {
-            feature_id(FeatureKind::NumberLength, digit_length_bucket(token.len()))
+        // A number of five digits or more counts by its length, not its value.
+        let long_number = all_digits && token.len() > 4;
+        let id = part_id(if long_number {
+            FeatureKind::NumberLength
         } else {
-            feature_id(FeatureKind::Word, token)
-        };
+            FeatureKind::Word
+        });
         let (mut stem_id, mut brand) = (0, false);
         if !all_digits && token.bytes().any(|b| b.is_ascii_digit()) {
             let stem = stem_of(token);
             if stem.len() >= 3 && stem.len() < token.len() {
-                stem_id = feature_id(FeatureKind::WordStem, stem);
+                stem_id = part_id(FeatureKind::WordStem);
                 brand = stem.chars().all(char::is_alphabetic) && token.len() - stem.len() >= 2;
             }
         }
@@ -785,11 +789,6 @@ impl WordFeatures {
             }
         }
     }
-}
-
-/// A number of five digits or more counts by its length, not its value.
-fn is_long_number(token: &str, all_digits: bool) -> bool {
-    all_digits && token.len() > 4
 }
 
 /// A word without its trailing digits.

@@ -375,14 +375,14 @@ impl<'a> Heaviest<'a> {
     fn offer_pending(&mut self) {
         let first = (self.pending_next + PENDING - self.pending_len) % PENDING;
         for k in 0..self.pending_len {
-            let (id, kind, at, count) = self.pending[(first + k) % PENDING];
-            self.offer(id, || Candidate::Words {
-                kind,
-                first: at,
-                count,
-            });
+            self.offer_words(self.pending[(first + k) % PENDING]);
         }
         self.pending_len = 0;
+    }
+
+    /// Offers a feature of words: `(id, kind, first, count)` as [`FeatureSink::add_words`] takes them.
+    fn offer_words(&mut self, (id, kind, first, count): (u64, FeatureKind, usize, usize)) {
+        self.offer(id, || Candidate::Words { kind, first, count });
     }
 }
 
@@ -446,8 +446,7 @@ impl FeatureSink for Heaviest<'_> {
         self.model.weights.prefetch(id);
         let slot = self.pending_next;
         if self.pending_len == PENDING {
-            let (id, kind, first, count) = self.pending[slot];
-            self.offer(id, || Candidate::Words { kind, first, count });
+            self.offer_words(self.pending[slot]);
         } else {
             self.pending_len += 1;
         }
@@ -462,11 +461,6 @@ struct Prefetch<'a>(&'a WeightTable);
 impl FeatureSink for Prefetch<'_> {
     #[inline]
     fn add(&mut self, id: u64, _describe: impl FnOnce() -> Feature) {
-        self.0.prefetch(id);
-    }
-
-    #[inline]
-    fn add_words(&mut self, id: u64, _: FeatureKind, _: &Tokens, _: usize, _: usize) {
         self.0.prefetch(id);
     }
 }

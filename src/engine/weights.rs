@@ -67,9 +67,15 @@ impl WeightTable {
     /// instead of waiting for it.
     #[inline]
     pub fn prefetch(&self, id: u64) {
+        #[cfg(target_arch = "x86_64")]
         if let Some(slot) = self.slots.get(slot_of(id, self.mask)) {
-            prefetch(slot);
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: a prefetch is a hint: it reads nothing into the program and never faults (and
+            // this address is that of a live slot).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) };
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
     }
 
     #[inline]
@@ -86,20 +92,6 @@ impl WeightTable {
             i = (i + 1) & self.mask;
         }
     }
-}
-
-/// Asks the memory for the cache line `item` starts in, ahead of its use.
-#[inline]
-fn prefetch<T>(item: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is a hint: it reads nothing into the program and never faults (and
-        // this address is that of a live value).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = item;
 }
 
 #[inline]

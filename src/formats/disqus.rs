@@ -4,7 +4,7 @@
 //! (Disqus' WXR-like import format is read by the WXR reader.)
 
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 use super::xml::{non_empty, trimmed, truthy, Ns, XmlEvent, XmlStream};
@@ -30,7 +30,7 @@ pub struct DisqusReader<R> {
     done: bool,
 }
 
-impl<R: BufRead> DisqusReader<R> {
+impl<R: Read> DisqusReader<R> {
     pub fn new(reader: R, file: &Path) -> Self {
         DisqusReader {
             xml: XmlStream::new(reader, file),
@@ -43,7 +43,7 @@ impl<R: BufRead> DisqusReader<R> {
     }
 }
 
-impl<R: BufRead> Iterator for DisqusReader<R> {
+impl<R: Read> Iterator for DisqusReader<R> {
     type Item = Result<Record, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -3,7 +3,7 @@
 //! its type (empty means an ordinary comment), author fields, IP, date, parent and moderation status
 //! (`1` approved, `0` pending, `spam`, `trash`). Streams: one comment in memory at a time.
 
-use std::io::BufRead;
+use std::io::Read;
 use std::path::Path;
 
 use super::xml::{non_empty, trimmed, Ns, XmlEvent, XmlStream};
@@ -19,7 +19,7 @@ pub struct WxrReader<R> {
     done: bool,
 }
 
-impl<R: BufRead> WxrReader<R> {
+impl<R: Read> WxrReader<R> {
     pub fn new(reader: R, file: &Path) -> Self {
         WxrReader {
             xml: XmlStream::new(reader, file),
@@ -51,7 +51,7 @@ pub fn label_of(status: &str) -> Option<Label> {
     }
 }
 
-impl<R: BufRead> Iterator for WxrReader<R> {
+impl<R: Read> Iterator for WxrReader<R> {
     type Item = Result<Record, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -195,7 +195,7 @@ pub struct XmlStream<R> {
     last_ns: (Vec<u8>, Ns),
 }
 
-impl<R: BufRead> XmlStream<R> {
+impl<R: Read> XmlStream<R> {
     pub fn new(reader: R, file: &Path) -> Self {
         let mut reader = NsReader::from_reader(Guarded::new(reader));
         reader.config_mut().trim_text(false);

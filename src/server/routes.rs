@@ -1,6 +1,5 @@
 //! Handlers of saring's own JSON API and the service routes.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -13,11 +12,6 @@ use super::state::AppState;
 use crate::engine::calibrate::sigmoid;
 use crate::engine::{Comment, FeatureExtractor, Label, Reason, SpamModel, Verdict};
 use crate::feedback::FeedbackError;
-
-thread_local! {
-    /// Each worker's buffers: the feature extractor and a comment's feature ids.
-    static EXTRACTOR: RefCell<(FeatureExtractor, Vec<u64>)> = RefCell::default();
-}
 
 /// Reasons given per comment unless the request asks for another number (`?reasons=N`).
 pub const DEFAULT_REASONS: usize = 3;
@@ -59,9 +53,9 @@ pub struct CheckResult {
 
 /// Scores one comment with the model given, with its `reasons` heaviest reasons.
 pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResult {
-    let (score, reasons) = EXTRACTOR.with(|buffers| {
-        let (extractor, ids) = &mut *buffers.borrow_mut();
-        model.explain_into(comment, extractor, ids, reasons)
+    // Each worker keeps its extractor (and its memo of words) from request to request.
+    let (score, reasons) = FeatureExtractor::with_thread_local(|extractor| {
+        model.explain_into(comment, extractor, &mut Vec::with_capacity(256), reasons)
     });
     CheckResult {
         score: score.score,
