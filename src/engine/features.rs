@@ -20,7 +20,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::comment::{CommentKind, CommentRef};
 use super::normalize::{normalize_into, NormalizedText, Obfuscation};
-use super::tokenize::{tokenize_into, Tokens};
+use super::tokenize::{tokenize_into, Tokens, PAD};
 
 /// What a feature is about; also the seed of its id, so ids of different kinds never meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -486,7 +486,7 @@ impl FeatureExtractor {
         self.starts.clear();
         let tokens = &self.tokens;
         for (i, token) in tokens.iter().enumerate() {
-            let word = self.memo.lookup(token);
+            let word = self.memo.lookup(token, tokens.head(i));
             self.starts.push(word.start);
             self.word_ids.push(word.id);
             word.emit(tokens, i, sink);
@@ -801,24 +801,42 @@ const MEMO_WORD: usize = 23;
 /// Slots in the memo of words: 4,096 of 64 bytes, 256 KiB (a quarter of a core's L2 cache here).
 const MEMO_SLOTS: usize = 4096;
 
-/// A word of up to [`MEMO_WORD`] bytes in three machine words: its bytes eight by eight (a last,
-/// shorter piece packed the other way round, which is as good for telling words apart), and its
-/// length in the top byte of the last word (which holds 7 bytes at most). Two words are the same
-/// when their keys are.
+/// A word of up to [`MEMO_WORD`] bytes in three machine words: its bytes, zeros after them, and its
+/// length in the top byte of the last word (which holds 7 bytes of the word at most). Two words are
+/// the same when their keys are.
 type MemoKey = [u64; 3];
 
-fn memo_key(bytes: &[u8]) -> MemoKey {
-    // Read from the word in place: bytes written one by one to a buffer and read back eight at a
-    // time would wait on the stores.
-    let mut key = [0; 3];
-    for (k, chunk) in key.iter_mut().zip(bytes.chunks(8)) {
-        *k = match <[u8; 8]>::try_from(chunk) {
-            Ok(full) => u64::from_le_bytes(full),
-            Err(_) => chunk.iter().fold(0, |k, &b| k << 8 | u64::from(b)),
-        };
+/// The key of the word of `len` bytes (1 to [`MEMO_WORD`]) that `head` starts with.
+#[inline]
+fn memo_key(head: &[u8; PAD], len: usize) -> Option<MemoKey> {
+    // Read in whole machine words from the word's place, what follows it masked off: bytes copied
+    // one by one would take a loop, and stores read back at once wait on each other.
+    let masks = KEY_MASKS.get(len).filter(|_| len > 0)?;
+    let piece = |j: usize| u64::from_le_bytes(std::array::from_fn(|k| head[8 * j + k])) & masks[j];
+    Some([piece(0), piece(1), piece(2) | (len as u64) << 56])
+}
+
+/// For each word length, which bytes of the three machine words of [`memo_key`] are the word's.
+const KEY_MASKS: [[u64; 3]; MEMO_WORD + 1] = {
+    let mut masks = [[0; 3]; MEMO_WORD + 1];
+    let mut len = 0;
+    while len <= MEMO_WORD {
+        let mut byte = 0;
+        while byte < len {
+            masks[len][byte / 8] |= 0xff << (8 * (byte % 8));
+            byte += 1;
+        }
+        len += 1;
     }
-    key[2] |= (bytes.len() as u64) << 56;
-    key
+    masks
+};
+
+/// The slot a word's key names.
+#[inline]
+fn slot_index(key: &MemoKey) -> usize {
+    let mixed = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
 }
 
 /// A word and its features, in one cache line.
@@ -839,29 +857,35 @@ const _: () = assert!(std::mem::size_of::<MemoSlot>() == 64);
 /// always those [`WordFeatures::of`] gives.
 #[derive(Default)]
 struct WordMemo {
-    slots: Vec<MemoSlot>,
+    slots: Option<Box<[MemoSlot; MEMO_SLOTS]>>,
 }
 
 impl WordMemo {
+    /// The features of `token`, whose bytes `head` starts with ([`Tokens::head`]).
     #[inline]
-    fn lookup(&mut self, token: &str) -> WordFeatures {
-        let bytes = token.as_bytes();
-        if bytes.is_empty() || bytes.len() > MEMO_WORD {
-            return WordFeatures::of(token);
-        }
-        if self.slots.is_empty() {
-            self.slots = vec![MemoSlot::default(); MEMO_SLOTS];
-        }
-        let key = memo_key(bytes);
-        let mixed = (key[0] ^ key[1].rotate_left(21) ^ key[2].rotate_left(42))
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let index = (mixed >> (64 - MEMO_SLOTS.trailing_zeros())) as usize;
-        let slot = &mut self.slots[index];
+    fn lookup(&mut self, token: &str, head: Option<&[u8; PAD]>) -> WordFeatures {
+        let key = head.and_then(|head| memo_key(head, token.len()));
+        let (Some(key), Some(slots)) = (key, self.slots.as_deref_mut()) else {
+            return self.first(token, key);
+        };
+        let slot = &mut slots[slot_index(&key)];
         if slot.key == key {
             return slot.features;
         }
         let features = WordFeatures::of(token);
         *slot = MemoSlot { key, features };
+        features
+    }
+
+    /// A word too long to remember, or the first word of all (the slots are made then).
+    #[cold]
+    fn first(&mut self, token: &str, key: Option<MemoKey>) -> WordFeatures {
+        let features = WordFeatures::of(token);
+        if let (Some(key), None) = (key, &self.slots) {
+            let mut slots = vec![MemoSlot::default(); MEMO_SLOTS].into_boxed_slice();
+            slots[slot_index(&key)] = MemoSlot { key, features };
+            self.slots = slots.try_into().ok();
+        }
         features
     }
 }
@@ -1307,14 +1331,27 @@ mod tests {
         let mut memo = WordMemo::default();
         let mut keys = std::collections::HashMap::new();
         // Twice over, so that words are found as well as missed, some after their slot was taken.
-        for word in words.iter().chain(&words).chain(words.iter().rev()) {
-            assert_eq!(memo.lookup(word), WordFeatures::of(word), "{word}");
-            if word.len() <= MEMO_WORD {
-                let key = memo_key(word.as_bytes());
+        for (n, word) in words.iter().chain(&words).chain(words.iter().rev()).enumerate() {
+            // What follows a word in the buffer varies: it must not count.
+            let mut head = word.as_bytes().to_vec();
+            head.extend((0..PAD).map(|k| [0, b'a', b'7', 0xff][(n + k) % 4]));
+            let head = head.first_chunk();
+            assert_eq!(memo.lookup(word, head), WordFeatures::of(word), "{word}");
+            if let Some(key) = head.and_then(|head| memo_key(head, word.len())) {
                 assert_eq!(*keys.entry(key).or_insert_with(|| word.clone()), *word);
             }
         }
         assert!(keys.len() > 4096, "{} words remembered", keys.len());
+        // Nor does it change the word's key (the memo would miss).
+        for word in words.iter().filter(|w| w.len() <= MEMO_WORD) {
+            let key = |tail: u8| {
+                let mut head = word.as_bytes().to_vec();
+                head.resize(word.len() + PAD, tail);
+                head.first_chunk().and_then(|head| memo_key(head, word.len()))
+            };
+            assert!(key(0).is_some());
+            assert_eq!(key(0), key(0xff), "{word}");
+        }
     }
 
     #[test]
