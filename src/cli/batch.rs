@@ -4,6 +4,7 @@
 //! in input order, so memory stays bounded by a few chunks whatever the file size. The output goes to
 //! a temporary file renamed into place at the end: a failed run leaves no partial output.
 
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -332,14 +333,27 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     });
     let (to_writer, blocks) = mpsc::sync_channel::<Vec<Block>>(2);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        // A file goes to disk as it is written (a thread of its own asks for it), so that the sync at
+        // the end finds little left to write: it took 42 ms of a 1.3 s run, every core idle.
+        let early = match stream {
+            false => Some(EarlySync::new(file.try_clone()?)),
+            true => None,
+        };
         let mut out = BufWriter::with_capacity(1 << 20, file);
         if format == OutputFormat::Csv {
             out.write_all(CSV_HEADER.as_bytes())?;
         }
+        let mut unsynced = 0;
         for block in blocks.iter().flatten() {
             out.write_all(&block.bytes)?;
+            unsynced += block.bytes.len();
+            if let Some(early) = early.as_ref().filter(|_| unsynced >= EARLY_SYNC_BYTES) {
+                early.ask();
+                unsynced = 0;
+            }
         }
         out.flush()?;
+        drop(early);
         if stream {
             return Ok(());
         }
@@ -350,24 +364,49 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let mut tally = Tally::default();
     let skip_invalid = args.format.skip_invalid;
     let disposal = Disposal::new();
-    let result = (|| -> anyhow::Result<()> {
-        for chunk in chunks.iter() {
-            let done: Vec<Block> = chunk
-                .items
-                .par_chunks(BLOCK)
-                .map(|items| {
-                    BlockScorer {
-                        model: &model,
-                        chunk: &chunk,
-                        file: &args.input,
-                        reasons: args.reasons,
-                        skip_invalid,
-                        format,
-                        only: args.only.map(Only::verdict),
-                    }
-                    .score(items)
-                })
-                .collect();
+    let scorer = |chunk: &Chunk| -> Vec<Block> {
+        chunk
+            .items
+            .par_chunks(BLOCK)
+            .map(|items| {
+                BlockScorer {
+                    model: &model,
+                    chunk,
+                    file: &args.input,
+                    reasons: args.reasons,
+                    skip_invalid,
+                    format,
+                    only: args.only.map(Only::verdict),
+                }
+                .score(items)
+            })
+            .collect()
+    };
+    // Two chunks are scored at a time, so that a worker done with its part of one takes up the next
+    // instead of waiting for the other worker to finish the first. Their results are taken in order.
+    let result = rayon::in_place_scope(|scope| -> anyhow::Result<()> {
+        let mut scoring = std::collections::VecDeque::new();
+        let mut chunks_in = chunks.iter();
+        loop {
+            if scoring.len() < 2 {
+                if let Some(chunk) = chunks_in.next() {
+                    let (done_tx, done_rx) = mpsc::sync_channel(1);
+                    let scorer = &scorer;
+                    scope.spawn(move |_| {
+                        let done = scorer(&chunk);
+                        // Only gone when an earlier chunk failed.
+                        let _ = done_tx.send((done, chunk));
+                    });
+                    scoring.push_back(done_rx);
+                    continue;
+                }
+            }
+            let Some(next) = scoring.pop_front() else {
+                break;
+            };
+            let Ok((done, chunk)) = next.recv() else {
+                bail!("a scoring thread failed");
+            };
             for block in &done {
                 tally.add(&block.tally);
                 if let Some(e) = &block.error {
@@ -381,7 +420,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             bar.set_position(chunks.bytes_read());
         }
         Ok(())
-    })();
+    });
     drop(to_writer);
     let written = writer.join();
     bar.finish_and_clear();
@@ -407,6 +446,48 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
 
     eprintln!("{}", tally.summary());
     Ok(())
+}
+
+/// How much output is written between two requests to [`EarlySync`].
+const EARLY_SYNC_BYTES: usize = 16 << 20;
+
+/// Writes a file's data to disk on a thread of its own while more is being written. Only to save
+/// time: the writer's own sync at the end is what makes the file durable (and reports errors).
+struct EarlySync {
+    asks: Option<mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EarlySync {
+    fn new(file: File) -> Self {
+        let (asks, asked) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            for () in asked {
+                // An error shows again in the final sync, which reports it.
+                let _ = file.sync_data();
+            }
+        });
+        EarlySync {
+            asks: Some(asks),
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks for a sync, unless one is waiting already (never blocks the writer).
+    fn ask(&self) {
+        if let Some(asks) = &self.asks {
+            let _ = asks.try_send(());
+        }
+    }
+}
+
+impl Drop for EarlySync {
+    fn drop(&mut self) {
+        drop(self.asks.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Scored output of a run of consecutive items.
