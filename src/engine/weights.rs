@@ -2,57 +2,77 @@
 //!
 //! A model holds about a hundred thousand weights (a few MiB), more than a core's own cache, so
 //! most of a comment's lookups wait on memory. Feature ids are already hashes, so the table needs no
-//! hash function: one flat array of 12-byte `(id, weight)` slots (1.6 to 3.2 per weight), the slot
-//! chosen by the id's low bits, linear probing, at most 5/8 full. A lookup reads one slot (one cache
-//! line) in the common case, where a general hash map reads its control bytes and then its entry.
+//! hash function: the id's low bits choose a bucket of one cache line holding up to [`WAYS`] ids and
+//! their weights; a bucket that is full overflows into the next one. A lookup reads one cache line
+//! and compares every id in it without branching on which one matches: of the buckets half full on
+//! average, nearly every lookup is settled by its own (a linear probe over single slots went on to a
+//! second slot in a quarter of lookups, a branch the processor could not foresee).
 
-/// No feature id is 0 (every id carries its kind, numbered from 1), so 0 marks a free slot.
+/// No feature id is 0 (every id carries its kind, numbered from 1), so 0 marks a free way.
 const FREE: u64 = 0;
 
-/// An id and its weight in 12 bytes (no padding after the weight).
+/// Ids and weights in a bucket: 5 of each fill 60 of its 64 bytes.
+const WAYS: usize = 5;
+
+/// Buckets hold this many entries on average (of [`WAYS`]): about one in nine is full.
+const MEAN_LOAD: f64 = 2.5;
+
+/// One cache line of ids and their weights, filled from the first way.
 #[derive(Debug, Clone, Copy)]
-#[repr(C, packed(4))]
-struct Slot {
-    id: u64,
-    weight: f32,
+#[repr(C, align(64))]
+struct Bucket {
+    ids: [u64; WAYS],
+    weights: [f32; WAYS],
 }
 
-const FREE_SLOT: Slot = Slot {
-    id: FREE,
-    weight: 0.0,
+const FREE_BUCKET: Bucket = Bucket {
+    ids: [FREE; WAYS],
+    weights: [0.0; WAYS],
 };
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WeightTable {
-    slots: Vec<Slot>,
-    mask: usize,
+    buckets: Vec<Bucket>,
     len: usize,
+}
+
+impl Default for WeightTable {
+    fn default() -> Self {
+        WeightTable::new(std::iter::empty())
+    }
 }
 
 impl WeightTable {
     /// A table of `entries` (a later entry for the same id replaces an earlier one; id 0 is skipped).
     pub fn new(entries: impl ExactSizeIterator<Item = (u64, f32)>) -> Self {
-        let mut capacity = 16;
-        while capacity * 5 < entries.len() * 8 {
-            capacity *= 2;
-        }
-        let mask = capacity - 1;
-        let mut slots = vec![FREE_SLOT; capacity];
-        let mut len = 0;
+        let count = (entries.len() as f64 / MEAN_LOAD).ceil() as usize;
+        let mut table = WeightTable {
+            buckets: vec![FREE_BUCKET; count.max(1)],
+            len: 0,
+        };
         for (id, weight) in entries {
-            if id == FREE {
-                continue;
+            if id != FREE {
+                table.insert(id, weight);
             }
-            let mut i = slot_of(id, mask);
-            while slots[i].id != FREE && slots[i].id != id {
-                i = (i + 1) & mask;
-            }
-            if slots[i].id == FREE {
-                len += 1;
-            }
-            slots[i] = Slot { id, weight };
         }
-        WeightTable { slots, mask, len }
+        table
+    }
+
+    fn insert(&mut self, id: u64, weight: f32) {
+        let mut b = self.bucket_of(id);
+        loop {
+            let bucket = &mut self.buckets[b];
+            // The id is in the first bucket of its run that has room, or nowhere.
+            if let Some(way) = bucket.ids.iter().position(|&k| k == id || k == FREE) {
+                if bucket.ids[way] == FREE {
+                    bucket.ids[way] = id;
+                    self.len += 1;
+                }
+                bucket.weights[way] = weight;
+                return;
+            }
+            b = self.next(b);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -63,16 +83,16 @@ impl WeightTable {
         self.len == 0
     }
 
-    /// Asks the memory for the slot `id` starts at, so that a later [`Self::get`] finds it in cache
+    /// Asks the memory for the bucket `id` starts at, so that a later [`Self::get`] finds it in cache
     /// instead of waiting for it.
     #[inline]
     pub fn prefetch(&self, id: u64) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(slot) = self.slots.get(slot_of(id, self.mask)) {
+        if let Some(bucket) = self.buckets.get(self.bucket_of(id)) {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             // SAFETY: a prefetch is a hint: it reads nothing into the program and never faults (and
-            // this address is that of a live slot).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) };
+            // this address is that of a live bucket).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(bucket).cast()) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = id;
@@ -80,24 +100,46 @@ impl WeightTable {
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<f32> {
-        let mut i = slot_of(id, self.mask);
+        if id == FREE {
+            return None;
+        }
+        let mut b = self.bucket_of(id);
         loop {
-            let Slot { id: key, weight } = self.slots[i];
-            if key == FREE {
+            let bucket = self.buckets.get(b)?;
+            // Every way compared, the weight picked without branching on which way holds it (the
+            // compiler otherwise tests the ways one by one, a branch per way that the processor
+            // cannot foresee). Bit 32 says whether one did (an id is in one way at most).
+            let mut found = 0u64;
+            for k in 0..WAYS {
+                let entry = 1 << 32 | u64::from(bucket.weights[k].to_bits());
+                found = std::hint::select_unpredictable(bucket.ids[k] == id, entry, found);
+            }
+            if found != 0 {
+                return Some(f32::from_bits(found as u32));
+            }
+            // A bucket with room ends the run: the id is not in the table.
+            if bucket.ids[WAYS - 1] == FREE {
                 return None;
             }
-            if key == id {
-                return Some(weight);
-            }
-            i = (i + 1) & self.mask;
+            b = self.next(b);
         }
     }
-}
 
-#[inline]
-fn slot_of(id: u64, mask: usize) -> usize {
-    // The low bits of an id are bits of a 64-bit hash (the kind sits in the high bits).
-    id as usize & mask
+    /// The bucket an id starts at: its low 32 bits (bits of a hash; the kind sits in the high
+    /// bits) scaled to the number of buckets.
+    #[inline]
+    fn bucket_of(&self, id: u64) -> usize {
+        ((id & 0xffff_ffff) * self.buckets.len() as u64 >> 32) as usize
+    }
+
+    #[inline]
+    fn next(&self, b: usize) -> usize {
+        if b + 1 == self.buckets.len() {
+            0
+        } else {
+            b + 1
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,7 +148,8 @@ mod tests {
 
     #[test]
     fn finds_what_it_holds_and_nothing_else() {
-        // Ids sharing their low bits collide: probing must still tell them apart.
+        // Ids sharing their low bits share a bucket and overflow into the next ones: lookups must
+        // still tell them apart, and find that ids of the same bucket not put in are absent.
         let entries: Vec<(u64, f32)> = (1..=40u64)
             .map(|i| ((i << 40) | (i % 3), i as f32))
             .collect();
@@ -123,8 +166,35 @@ mod tests {
             (again.len(), again.get(7), again.get(0)),
             (1, Some(2.0), None)
         );
-        // At most 5/8 full: an unknown id always reaches a free slot, soon.
-        assert!(table.slots.len() * 5 >= table.len() * 8);
-        assert_eq!(std::mem::size_of::<Slot>(), 12);
+        let empty = WeightTable::default();
+        assert_eq!((empty.len(), empty.get(7)), (0, None));
+        // Some bucket has room, so a lookup of an id not held always ends.
+        assert!(table.buckets.iter().any(|b| b.ids[WAYS - 1] == FREE));
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
+    }
+
+    #[test]
+    fn a_table_of_many_random_ids_finds_each_and_none_other() {
+        // Hash-like ids, as features have: many buckets fill and overflow, runs wrap around the end.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let held: Vec<(u64, f32)> = (0..20_000).map(|i| (next() | 1, i as f32)).collect();
+        let table = WeightTable::new(held.iter().copied());
+        assert_eq!(table.len(), held.len());
+        for &(id, w) in &held {
+            assert_eq!(table.get(id), Some(w));
+        }
+        let full = table.buckets.iter().filter(|b| b.ids[WAYS - 1] != FREE);
+        assert!(full.count() > 100, "some buckets overflow");
+        let held: std::collections::HashSet<u64> = held.iter().map(|&(id, _)| id).collect();
+        for _ in 0..20_000 {
+            let id = next() | 1;
+            assert_eq!(table.get(id).is_some(), held.contains(&id));
+        }
     }
 }
