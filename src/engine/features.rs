@@ -222,7 +222,10 @@ struct IdSet {
 impl IdSet {
     /// Keeps the first occurrence of each id, in order.
     fn retain_first(&mut self, ids: &mut Vec<u64>) {
-        let want = (ids.len() * 2).next_power_of_two().max(64);
+        // At most a quarter full: an id seldom meets another in its slot, a branch the processor
+        // cannot foresee (half full, it took 6% of all mispredictions in `batch`, cachegrind). A
+        // few KiB for most comments, inside the first-level cache.
+        let want = (ids.len() * 4).next_power_of_two().max(128);
         if self.slots.len() < want || self.generation == u32::MAX {
             self.slots = vec![(0, 0); want];
             self.generation = 0;

@@ -81,7 +81,7 @@ pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
 fn split_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     if text.is_ascii() {
         tokenize_ascii(text, out, flags);
-        join_spaced_letters(out, flags);
+        join_spaced_letters(out, flags, true);
         fold_leet(out, flags);
         return;
     }
@@ -127,7 +127,7 @@ fn split_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
         }
     }
     word.finish(out, flags);
-    join_spaced_letters(out, flags);
+    join_spaced_letters(out, flags, false);
     fold_leet(out, flags);
 }
 
@@ -440,7 +440,7 @@ impl WordBuilder {
 
 /// Three or more single letters or digits in a row (`s l o t g a c o r`, `a-e-r-o-8-8`) become one
 /// word, if at least one of them is a letter.
-fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
+fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation, ascii: bool) {
     let single = |t: &Tokens, i: usize| {
         let (s, e) = t.spans[i];
         match e - s {
@@ -455,15 +455,22 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation) {
         }
     };
     let n = out.spans.len();
-    // Most texts have no three one-character words in a row: nothing to join. (Most words are
-    // ASCII, and one of those is single when it is one byte long.)
-    let bytes = out.buf.as_bytes();
-    let mut run = 0;
-    let three_in_a_row = out.spans.iter().enumerate().any(|(k, &(s, e))| {
-        let one = e - s == 1 || (e - s <= 4 && bytes[s as usize] >= 0x80 && single(out, k));
-        run = if one { run + 1 } else { 0 };
-        run == 3
-    });
+    // Most texts have no three one-character words in a row: nothing to join.
+    let three_in_a_row = if ascii {
+        // An ASCII word is single when it is one byte long. Word lengths vary: counted without
+        // branching on them.
+        let longest = out.spans.iter().fold((0u32, 0u32), |(run, longest), &(s, e)| {
+            let run = (run + 1) * u32::from(e - s == 1);
+            (run, longest.max(run))
+        });
+        longest.1 >= 3
+    } else {
+        let mut run = 0;
+        (0..n).any(|k| {
+            run = if single(out, k) { run + 1 } else { 0 };
+            run == 3
+        })
+    };
     if !three_in_a_row {
         return;
     }
