@@ -1,6 +1,7 @@
 //! The classifier and nothing else: comments, normalization, tokenization, features, the naive Bayes
 //! model (train, score, explain), calibration, metrics and the model file. No web, async or CLI code.
 
+mod ascii;
 pub mod calibrate;
 pub mod comment;
 pub mod evaluate;

@@ -8,6 +8,7 @@
 //!
 //! What was undone is recorded in [`Obfuscation`] flags: styled letters in a comment are evidence of their own.
 
+use super::ascii;
 use unicode_normalization::char::decompose_compatible;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -47,6 +48,8 @@ pub struct NormalizedText {
     /// Letters before case folding, and how many were upper case.
     pub letters: u32,
     pub upper: u32,
+    /// ASCII digits in `text`.
+    pub digits: u32,
     /// The raw text held HTML tags.
     pub had_html: bool,
     /// Reused working buffer.
@@ -66,19 +69,20 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     out.obfuscation = Obfuscation::default();
     out.letters = 0;
     out.upper = 0;
+    out.digits = 0;
     out.had_html = false;
 
     if raw.is_ascii() && memchr::memchr2(b'<', b'&', raw.as_bytes()).is_none() {
         // Fast path: ASCII is its own NFKC form and has no zero-width characters.
-        let bytes = raw.as_bytes();
-        let (mut letters, mut upper) = (0u32, 0u32);
-        for &b in bytes {
-            // Branch-free, so the loop vectorizes.
-            letters += u32::from((b | 0x20).wrapping_sub(b'a') < 26);
-            upper += u32::from(b.wrapping_sub(b'A') < 26);
+        let (mut letters, mut upper, mut digits) = (0, 0, 0);
+        for word in ascii::words(raw.as_bytes()) {
+            letters += ascii::letters(word).count_ones();
+            upper += ascii::upper(word).count_ones();
+            digits += ascii::digits(word).count_ones();
         }
         out.letters = letters;
         out.upper = upper;
+        out.digits = digits;
         out.text.push_str(raw);
         out.text.make_ascii_lowercase();
         return;
@@ -139,6 +143,7 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
         obfuscation.0 &= !Obfuscation::ZERO_WIDTH;
     }
     out.obfuscation = obfuscation;
+    out.digits = out.text.bytes().filter(u8::is_ascii_digit).count() as u32;
 }
 
 /// Appends `chars` case-folded to `out.text`, counting letters; drops combining marks that NFKC

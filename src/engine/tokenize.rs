@@ -10,6 +10,7 @@
 //! - Cyrillic and Greek look-alikes inside a Latin word (`AЕRО88` → `aero88`);
 //! - letters spaced out (`s l o t` → `slot`).
 
+use super::ascii;
 use super::normalize::Obfuscation;
 
 /// The words of one text, stored in one buffer.
@@ -195,37 +196,16 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
 /// start and end took a third of tokenizing.
 fn alnum_map(bytes: &[u8], map: &mut Vec<u64>) {
     map.clear();
-    for block in bytes.chunks(64) {
-        let mut bits = 0;
-        let pieces = block.chunks_exact(8);
-        let rest = pieces.remainder();
-        let mut j = 0;
-        for piece in pieces {
-            let word = u64::from_le_bytes(std::array::from_fn(|k| piece[k]));
-            bits |= alnum_bits(word) << (8 * j);
-            j += 1;
+    let mut bits = 0;
+    for (j, word) in ascii::words(bytes).enumerate() {
+        bits |= ascii::gather(ascii::letters(word) | ascii::digits(word)) << (8 * (j % 8));
+        if j % 8 == 7 {
+            map.push(std::mem::take(&mut bits));
         }
-        if !rest.is_empty() {
-            let word = u64::from_le_bytes(std::array::from_fn(|k| rest.get(k).copied().unwrap_or(0)));
-            bits |= alnum_bits(word) << (8 * j);
-        }
+    }
+    if bytes.len().div_ceil(8) % 8 != 0 {
         map.push(bits);
     }
-}
-
-/// Of eight ASCII bytes (byte `k` in bits `8k..8k + 8`), which are letters or digits: bit `k` set
-/// for byte `k`.
-#[inline]
-fn alnum_bits(word: u64) -> u64 {
-    const fn each(b: u8) -> u64 {
-        u64::from_ne_bytes([b; 8])
-    }
-    // With every byte under 0x80, adding to it never carries into the next: the top bit of each
-    // byte of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)` says `x > hi`.
-    let within = |x: u64, lo: u8, hi: u8| (x + each(0x80 - lo)) & !(x + each(0x7f - hi));
-    let found = (within(word, b'0', b'9') | within(word | each(0x20), b'a', b'z')) & each(0x80);
-    // Gathers the eight top bits into the top byte, byte `k`'s as bit `k`.
-    (found >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// The first byte at or after `from` that is (`alnum`) or is not a letter or digit by `map`, or `n`.
