@@ -58,7 +58,9 @@ mod tests {
     #[test]
     fn every_ascii_byte_in_every_place_is_classed_as_one_at_a_time_would() {
         for shift in 0..8 {
-            let bytes: Vec<u8> = (0..128 + shift).map(|k| ((k + shift) % 128) as u8).collect();
+            let bytes: Vec<u8> = (0..128 + shift)
+                .map(|k| ((k + shift) % 128) as u8)
+                .collect();
             let words: Vec<u64> = words(&bytes).collect();
             assert_eq!(words.len(), bytes.len().div_ceil(8));
             let class = |f: fn(u64) -> u64, k: usize| gather(f(words[k / 8])) >> (k % 8) & 1 == 1;

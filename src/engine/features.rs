@@ -1334,7 +1334,12 @@ mod tests {
         let mut memo = WordMemo::default();
         let mut keys = std::collections::HashMap::new();
         // Twice over, so that words are found as well as missed, some after their slot was taken.
-        for (n, word) in words.iter().chain(&words).chain(words.iter().rev()).enumerate() {
+        for (n, word) in words
+            .iter()
+            .chain(&words)
+            .chain(words.iter().rev())
+            .enumerate()
+        {
             // What follows a word in the buffer varies: it must not count.
             let mut head = word.as_bytes().to_vec();
             head.extend((0..PAD).map(|k| [0, b'a', b'7', 0xff][(n + k) % 4]));
@@ -1350,7 +1355,8 @@ mod tests {
             let key = |tail: u8| {
                 let mut head = word.as_bytes().to_vec();
                 head.resize(word.len() + PAD, tail);
-                head.first_chunk().and_then(|head| memo_key(head, word.len()))
+                head.first_chunk()
+                    .and_then(|head| memo_key(head, word.len()))
             };
             assert!(key(0).is_some());
             assert_eq!(key(0), key(0xff), "{word}");

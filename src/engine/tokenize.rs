@@ -203,7 +203,7 @@ fn alnum_map(bytes: &[u8], map: &mut Vec<u64>) {
             map.push(std::mem::take(&mut bits));
         }
     }
-    if bytes.len().div_ceil(8) % 8 != 0 {
+    if !bytes.len().div_ceil(8).is_multiple_of(8) {
         map.push(bits);
     }
 }
@@ -439,10 +439,13 @@ fn join_spaced_letters(out: &mut Tokens, flags: &mut Obfuscation, ascii: bool) {
     let three_in_a_row = if ascii {
         // An ASCII word is single when it is one byte long. Word lengths vary: counted without
         // branching on them.
-        let longest = out.spans.iter().fold((0u32, 0u32), |(run, longest), &(s, e)| {
-            let run = (run + 1) * u32::from(e - s == 1);
-            (run, longest.max(run))
-        });
+        let longest = out
+            .spans
+            .iter()
+            .fold((0u32, 0u32), |(run, longest), &(s, e)| {
+                let run = (run + 1) * u32::from(e - s == 1);
+                (run, longest.max(run))
+            });
         longest.1 >= 3
     } else {
         let mut run = 0;

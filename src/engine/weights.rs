@@ -129,7 +129,7 @@ impl WeightTable {
     /// bits) scaled to the number of buckets.
     #[inline]
     fn bucket_of(&self, id: u64) -> usize {
-        ((id & 0xffff_ffff) * self.buckets.len() as u64 >> 32) as usize
+        (((id & 0xffff_ffff) * self.buckets.len() as u64) >> 32) as usize
     }
 
     #[inline]
