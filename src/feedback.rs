@@ -23,6 +23,12 @@ pub enum FeedbackError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// SQLite could not read the database in place, and copying it to read the copy failed too.
+    #[error("feedback database {path}: cannot copy it to read it: {source}")]
+    Copy {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Another process holds the database (a backup, an `sqlite3` shell) for longer than
     /// [`BUSY_WAIT`]: worth trying again shortly.
     #[error("feedback database {path} is locked by another process")]
@@ -43,12 +49,21 @@ pub enum FeedbackError {
 /// writes included).
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
 
+/// SQLite could not read the database where it is (it could not make the files reading needs beside it).
+fn needs_a_copy(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _)
+        if e.extended_code == rusqlite::ffi::SQLITE_READONLY_DIRECTORY
+            || e.code == ErrorCode::CannotOpen)
+}
+
 /// The feedback database.
 pub struct FeedbackStore {
     path: PathBuf,
     conn: Mutex<Connection>,
     /// The file opened, to tell when the path no longer names it.
     identity: Option<FileIdentity>,
+    /// Where a copy is read from, when the file could not be read in place.
+    _copy: Option<tempfile::TempDir>,
 }
 
 /// A file's device and inode.
@@ -99,18 +114,36 @@ impl FeedbackStore {
             path: path.to_owned(),
             conn: Mutex::new(conn),
             identity: identity(path),
+            _copy: None,
         })
     }
 
     /// Opens an existing database to read it (`saring train --feedback`): nothing in the file is
-    /// changed, and a file that is not a feedback database is refused.
+    /// changed, and a file that is not a feedback database is refused. A database that SQLite cannot
+    /// read where it is is read from a copy: one closed cleanly has no `-shm` file, and reading it
+    /// needs one, which SQLite cannot make in a folder the reader may not write to (a service's data
+    /// folder read by the site owner's account).
     pub fn open_read_only(path: &Path) -> Result<Self, FeedbackError> {
+        match Self::read_only_at(path, path, None) {
+            Err(FeedbackError::Sqlite { source, .. }) if needs_a_copy(&source) => {
+                Self::read_only_copy(path)
+            }
+            opened => opened,
+        }
+    }
+
+    /// Opens `file` read-only as the database `path` names.
+    fn read_only_at(
+        path: &Path,
+        file: &Path,
+        copy: Option<tempfile::TempDir>,
+    ) -> Result<Self, FeedbackError> {
         let err = |source| FeedbackError::Sqlite {
             path: path.to_owned(),
             source,
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        let conn = Connection::open_with_flags(file, flags).map_err(err)?;
         conn.busy_timeout(BUSY_WAIT).map_err(err)?;
         conn.query_row("SELECT COUNT(*) FROM feedback", [], |_| Ok(()))
             .map_err(err)?;
@@ -118,7 +151,32 @@ impl FeedbackStore {
             path: path.to_owned(),
             conn: Mutex::new(conn),
             identity: None,
+            _copy: copy,
         })
+    }
+
+    /// Copies the database and its write-ahead log (feedback it holds that is not yet in the file
+    /// itself) to a temporary folder, and opens the copy.
+    fn read_only_copy(path: &Path) -> Result<Self, FeedbackError> {
+        let folder = |source| FeedbackError::Folder {
+            path: std::env::temp_dir(),
+            source,
+        };
+        let copy = tempfile::tempdir().map_err(folder)?;
+        let file = copy.path().join("feedback.sqlite");
+        let read = |source| FeedbackError::Copy {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::copy(path, &file).map_err(read)?;
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
+        match std::fs::copy(&log, copy.path().join("feedback.sqlite-wal")) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(read(e)),
+        }
+        Self::read_only_at(path, &file, Some(copy))
     }
 
     pub fn path(&self) -> &Path {
@@ -247,6 +305,39 @@ mod tests {
         assert_eq!(comments[0].content, "buy pills");
         assert_eq!(comments[0].label, Some(Label::Spam));
         assert_eq!(comments[1].label, Some(Label::Ham));
+    }
+
+    #[test]
+    fn a_copy_read_holds_what_is_still_only_in_the_write_ahead_log() {
+        // The store stays open: its feedback is in the `-wal` file, not yet in the database file.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("feedback.sqlite");
+        let store = FeedbackStore::open(&path).expect("opens");
+        for (n, text) in ["buy pills", "nice post"].into_iter().enumerate() {
+            store
+                .record(&Comment::from_text(text), Label::Spam, "api", n as u64)
+                .expect("stores");
+        }
+        let log = dir.path().join("feedback.sqlite-wal");
+        assert!(std::fs::metadata(&log).expect("a log").len() > 0);
+        let before = std::fs::read(&path).expect("reads");
+        let copy = FeedbackStore::read_only_copy(&path).expect("reads a copy");
+        let comments = copy.comments().expect("reads");
+        assert_eq!(
+            comments
+                .iter()
+                .map(|c| c.content.as_str())
+                .collect::<Vec<_>>(),
+            ["buy pills", "nice post"]
+        );
+        let folder = copy._copy.as_ref().map(|d| d.path().to_owned());
+        drop(copy);
+        assert!(folder.is_some_and(|f| !f.exists()), "the copy is removed");
+        assert_eq!(
+            std::fs::read(&path).expect("reads"),
+            before,
+            "left as it was"
+        );
     }
 
     #[cfg(unix)]

@@ -793,3 +793,78 @@ fn eval_refuses_more_folds_than_comments() {
         .expect("runs");
     assert_success(&out);
 }
+
+#[cfg(unix)]
+#[test]
+fn train_reads_feedback_from_a_folder_it_may_not_write_to() {
+    // The service's data folder, read by another account (the site owner retraining): the database
+    // was closed cleanly, so it has no `-shm` file, and SQLite cannot make one there. Run as root, the
+    // test runs `saring` as `nobody` (folder permissions do not bind root); otherwise as itself.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(dir.path(), 0o755);
+    let data = dir.path().join("data");
+    let db = data.join("feedback.sqlite");
+    {
+        let store = saring::feedback::FeedbackStore::open(&db).expect("creates");
+        for text in ["jual obat kuat murah", "cheap pills online"] {
+            let comment = saring::engine::Comment::from_text(text);
+            store
+                .record(&comment, saring::engine::Label::Spam, "api", 1)
+                .expect("stores");
+        }
+    }
+    let files = |folder: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(folder)
+            .expect("lists")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files(&data), ["feedback.sqlite"], "closed cleanly");
+    open(&db, 0o644);
+    open(&data, 0o555);
+    // Everything the other account needs, where it may read it.
+    let bin = dir.path().join("saring");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("saring"), &bin).expect("copies the binary");
+    open(&bin, 0o755);
+    let corpus = dir.path().join("corpus.jsonl");
+    std::fs::copy(fixture("tiny-corpus.jsonl"), &corpus).expect("copies the corpus");
+    open(&corpus, 0o644);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("creates");
+    open(&out_dir, 0o777);
+    // SAFETY: geteuid takes nothing and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin);
+        cmd
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .args(["train", "--input"])
+        .arg(&corpus)
+        .arg("--feedback")
+        .arg(&db)
+        .arg("--model")
+        .arg(out_dir.join("model.saring"))
+        .env_remove("SARING_MODEL")
+        .output()
+        .expect("runs (as root, setpriv from util-linux runs it as nobody)");
+    open(&data, 0o755);
+    assert_success(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("adding 2 comments of moderators' feedback"),
+        "{said}"
+    );
+    assert!(out_dir.join("model.saring").exists());
+    assert_eq!(files(&data), ["feedback.sqlite"], "nothing left beside it");
+}
