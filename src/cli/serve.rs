@@ -91,13 +91,32 @@ impl FileSettings {
                 let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                 format!(" line {line}, column {column}:")
             });
-            anyhow::anyhow!(
-                "invalid settings file {}:{at} {}",
-                path.display(),
-                without_values(e.message())
-            )
+            let message =
+                unknown_setting(e.message()).unwrap_or_else(|| without_values(e.message()));
+            anyhow::anyhow!("invalid settings file {}:{at} {message}", path.display())
         })
     }
+}
+
+/// serde's "unknown field `NAME`, expected one of `listen`, …" for a settings file: the name is
+/// repeated only when it is a near miss of a setting's (a typo: `lisen`), since a line that is not a
+/// setting may be anything, a key pasted in the wrong place included.
+fn unknown_setting(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, expected) = rest.split_once('`')?;
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let closest = known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), *k))
+        .min()
+        .filter(|&(distance, _)| distance <= 2);
+    Some(match closest {
+        Some((_, k)) => format!("unknown setting `{name}` (did you mean `{k}`?)"),
+        None => format!(
+            "unknown setting (its name is not repeated: it may be a secret); the settings are {}",
+            known.join(", ")
+        ),
+    })
 }
 
 /// `message` with the values it quotes left out: serde's `invalid type: integer `5`, expected …` keeps
@@ -302,7 +321,20 @@ mod tests {
         let cli =
             Cli::try_parse_from(["x", "--config", file.to_str().unwrap_or("")]).expect("parses");
         let err = format!("{:#}", cli.serve.settings().expect_err("refused"));
-        assert!(err.contains("lisen"), "{err}");
+        assert!(
+            err.contains("lisen") && err.contains("did you mean `listen`"),
+            "{err}"
+        );
+        // A name that is no near miss of a setting's may be a secret pasted on the wrong line.
+        for toml in ["sk_live_51Hsecret = 1\n", "\"supersecret1\" = true\n"] {
+            let err = format!("{:#}", settings(toml, &[]).expect_err("refused"));
+            assert!(!err.contains("secret1") && !err.contains("51H"), "{err}");
+            assert!(
+                err.contains("unknown setting") && err.contains("admin_token"),
+                "{err}"
+            );
+            assert!(err.contains("line 1, column 1"), "{err}");
+        }
     }
 
     /// The settings from a file holding `toml` and the flags `args`.
