@@ -507,6 +507,9 @@ impl FeatureExtractor {
     }
 
     /// Phone numbers, money, emails and @-mentions.
+    // Kept out of line, like the other parts below that run once a comment: inlined, they made the
+    // scoring loop's code larger than a core's first-level instruction cache (1.3% less CPU apart).
+    #[inline(never)]
     fn patterns<S: FeatureSink>(&self, sink: &mut S) {
         let text = &self.text.text;
         // A phone number has 9 digits at least.
@@ -548,6 +551,7 @@ impl FeatureExtractor {
         }
     }
 
+    #[inline(never)]
     fn author<S: FeatureSink>(&mut self, comment: &CommentRef, linkback: bool, sink: &mut S) {
         if let Some(author) = comment.author {
             normalize_into(head(author), &mut self.side);
@@ -597,6 +601,7 @@ impl FeatureExtractor {
         }
     }
 
+    #[inline(never)]
     fn linkback<S: FeatureSink>(&self, sink: &mut S) {
         let text = self.text.text.trim();
         let framed = |t: &str| t.starts_with("[...]") || t.starts_with("[..]");
@@ -611,6 +616,7 @@ impl FeatureExtractor {
     }
 
     /// How many of the comment's words (4 letters or more) echo the article's title.
+    #[inline(never)]
     fn topic<S: FeatureSink>(&mut self, title: &str, linkback: bool, sink: &mut S) {
         // Comments of one post come together in exports: the title's words are worked out once.
         if self.title != title {
@@ -974,6 +980,7 @@ fn bucket_links(n: usize) -> (&'static str, u64) {
 }
 
 /// Emits the domain and suffix of each link in the text; returns how many links there are.
+#[inline(never)]
 fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
     if !text.contains('.') {
         return 0;
@@ -1200,6 +1207,7 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
 }
 
 /// Features of the comment's form rather than its words.
+#[inline(never)]
 fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize, sink: &mut S) {
     let (length, id) = match words {
         0 => fixed!(Length, "no words"),
