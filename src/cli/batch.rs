@@ -295,15 +295,21 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             .context("setting the number of threads")?;
     }
     let target = super::output::target(&args.output, std::slice::from_ref(&args.input))?;
-    // The model loads (10 ms for the benchmark's) while the reader starts on the input; a model that
-    // fails to load is still the error reported first.
-    let (model, chunks) = std::thread::scope(|scope| {
-        let model = scope.spawn(|| args.model.load());
-        let chunks = args.format.chunks(&args.input);
-        (model.join(), chunks)
-    });
-    let model = model.map_err(|_| anyhow::anyhow!("loading the model failed"))??;
-    let chunks = chunks?;
+    // The model loads (10 ms for the benchmark's) while the reader starts on an input file; a model
+    // that fails to load is still the error reported first. A pipe is opened after the model is
+    // loaded: opening reads its first bytes, which could keep a bad model's error waiting.
+    let (model, chunks) = if args.input.is_file() {
+        let (model, chunks) = std::thread::scope(|scope| {
+            let model = scope.spawn(|| args.model.load());
+            let chunks = args.format.chunks(&args.input);
+            (model.join(), chunks)
+        });
+        let model = model.map_err(|_| anyhow::anyhow!("loading the model failed"))??;
+        (model, chunks?)
+    } else {
+        let model = args.model.load()?;
+        (model, args.format.chunks(&args.input)?)
+    };
 
     // A regular file is written to a temporary file beside it, renamed over it at the end; a stream
     // (a pipe, /dev/stdout) is written as the results come.
@@ -341,7 +347,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
     let (to_writer, blocks) = mpsc::sync_channel::<Vec<Block>>(2);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         // A file goes to disk as it is written (a thread of its own asks for it), so that the sync at
-        // the end finds little left to write: it took 42 ms of a 1.3 s run, every core idle.
+        // the end finds little left to write: it took 42 ms of a 1.3 s run, every core idle. An error
+        // of those syncs fails the run like one of the last.
         let early = match stream {
             false => Some(EarlySync::new(file.try_clone()?)),
             true => None,
@@ -360,7 +367,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             }
         }
         out.flush()?;
-        drop(early);
+        if let Some(early) = early {
+            early.finish()?;
+        }
         if stream {
             return Ok(());
         }
@@ -458,11 +467,12 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
 /// How much output is written between two requests to [`EarlySync`].
 const EARLY_SYNC_BYTES: usize = 16 << 20;
 
-/// Writes a file's data to disk on a thread of its own while more is being written. Only to save
-/// time: the writer's own sync at the end is what makes the file durable (and reports errors).
+/// Writes a file's data to disk on a thread of its own while more is being written. Its errors are
+/// the run's: a write-back error is reported once per open file, so the writer's own sync at the end
+/// (on the same open file) would not see one this thread was told of.
 struct EarlySync {
     asks: Option<mpsc::SyncSender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl EarlySync {
@@ -470,9 +480,9 @@ impl EarlySync {
         let (asks, asked) = mpsc::sync_channel::<()>(1);
         let thread = std::thread::spawn(move || {
             for () in asked {
-                // An error shows again in the final sync, which reports it.
-                let _ = file.sync_data();
+                file.sync_data()?;
             }
+            Ok(())
         });
         EarlySync {
             asks: Some(asks),
@@ -480,16 +490,31 @@ impl EarlySync {
         }
     }
 
-    /// Asks for a sync, unless one is waiting already (never blocks the writer).
+    /// Asks for a sync, unless one is waiting already (never blocks the writer; after a failed sync,
+    /// asks go nowhere and [`Self::finish`] reports the failure).
     fn ask(&self) {
         if let Some(asks) = &self.asks {
             let _ = asks.try_send(());
+        }
+    }
+
+    /// Waits for the sync under way, if any; the first error any sync met.
+    fn finish(mut self) -> std::io::Result<()> {
+        drop(self.asks.take());
+        match self.thread.take().map(|thread| thread.join()) {
+            Some(Err(_)) => Err(std::io::Error::other(
+                "the thread syncing the output failed",
+            )),
+            Some(Ok(result)) => result,
+            None => Ok(()),
         }
     }
 }
 
 impl Drop for EarlySync {
     fn drop(&mut self) {
+        // On an early return (a failed write): stop the thread; the error that ended the run is
+        // the one reported.
         drop(self.asks.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -603,6 +628,19 @@ impl BlockScorer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_early_sync_fails_the_run() {
+        // Syncing a pipe fails (EINVAL), as a full or failing disk would: the error must come out.
+        let (_reader, writer) = std::io::pipe().expect("pipe");
+        let early = EarlySync::new(File::from(std::os::fd::OwnedFd::from(writer)));
+        early.ask();
+        assert!(early.finish().is_err());
+        let (_reader, writer) = std::io::pipe().expect("pipe");
+        let idle = EarlySync::new(File::from(std::os::fd::OwnedFd::from(writer)));
+        assert!(idle.finish().is_ok(), "no sync asked, none failed");
+    }
 
     #[test]
     fn json_lines_are_what_serde_json_writes() {

@@ -102,8 +102,9 @@ impl FileSettings {
 /// repeated only when it is a near miss of a setting's (a typo: `lisen`), since a line that is not a
 /// setting may be anything, a key pasted in the wrong place included.
 fn unknown_setting(message: &str) -> Option<String> {
+    // The list of settings is serde's, at the end: a name holding backticks cannot pass for it.
     let rest = message.strip_prefix("unknown field `")?;
-    let (name, expected) = rest.split_once('`')?;
+    let (name, expected) = rest.rsplit_once("`, expected one of ")?;
     let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     let closest = known
         .iter()
@@ -326,7 +327,11 @@ mod tests {
             "{err}"
         );
         // A name that is no near miss of a setting's may be a secret pasted on the wrong line.
-        for toml in ["sk_live_51Hsecret = 1\n", "\"supersecret1\" = true\n"] {
+        for toml in [
+            "sk_live_51Hsecret = 1\n",
+            "\"supersecret1\" = true\n",
+            "\"aaaaaa`b`supersecret1`c\" = 1\n",
+        ] {
             let err = format!("{:#}", settings(toml, &[]).expect_err("refused"));
             assert!(!err.contains("secret1") && !err.contains("51H"), "{err}");
             assert!(
