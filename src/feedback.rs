@@ -168,15 +168,35 @@ impl FeedbackStore {
             path: path.to_owned(),
             source,
         };
-        std::fs::copy(path, &file).map_err(read)?;
         let mut log = path.as_os_str().to_owned();
         log.push("-wal");
-        match std::fs::copy(&log, copy.path().join("feedback.sqlite-wal")) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(read(e)),
+        let log = PathBuf::from(log);
+        // Copied without SQLite's lock (taking it needs the files SQLite cannot make): a database
+        // that changes while it is copied (a service started meanwhile) is copied again.
+        let state = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()))
+        };
+        for _ in 0..3 {
+            let before = (state(path), state(&log));
+            std::fs::copy(path, &file).map_err(read)?;
+            let copied_log = copy.path().join("feedback.sqlite-wal");
+            match std::fs::copy(&log, &copied_log) {
+                Ok(_) => {}
+                // None now (a try before may have copied one).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = std::fs::remove_file(&copied_log);
+                }
+                Err(e) => return Err(read(e)),
+            }
+            if (state(path), state(&log)) == before {
+                return Self::read_only_at(path, &file, Some(copy));
+            }
         }
-        Self::read_only_at(path, &file, Some(copy))
+        Err(read(std::io::Error::other(
+            "it kept changing while it was copied (stop the service, or try again)",
+        )))
     }
 
     pub fn path(&self) -> &Path {
