@@ -432,7 +432,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             if to_writer.send(done).is_err() {
                 break;
             }
-            disposal.dispose(chunk);
+            chunks.done_with(chunk, &disposal);
             bar.set_position(chunks.bytes_read());
         }
         Ok(())
