@@ -164,10 +164,7 @@ fn fresh(path: &Path) {
         );
     }
     // The removal committed before the run starts, so none of its work falls inside the run.
-    let folder = path.parent().expect("a file in a folder");
-    File::open(folder)
-        .and_then(|f| f.sync_all())
-        .expect("folder synced");
+    saring::engine::model_file::sync_folder(&saring::engine::model_file::folder_of(path));
 }
 
 /// Runs the saring binary; returns wall seconds and peak memory in MiB.

@@ -304,7 +304,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             let chunks = args.format.chunks(&args.input);
             (model.join(), chunks)
         });
-        let model = model.map_err(|_| anyhow::anyhow!("loading the model failed"))??;
+        // A panic while loading is passed on as it was.
+        let model = model.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         (model, chunks?)
     } else {
         let model = args.model.load()?;

@@ -315,10 +315,8 @@ impl Chunks {
     /// asking for new memory (1.25 MiB a chunk: zeroed, and faulted in page by page, by the reader
     /// thread, which shares the cores with the workers); what it does not take goes to `disposal`.
     pub fn done_with(&self, chunk: Chunk, disposal: &Disposal<Chunk>) {
-        if chunk.text.capacity() == 0 {
-            // Parsed records: freeing them takes time, on the disposal thread.
-            return disposal.dispose(chunk);
-        }
+        // Chunks of parsed records (other formats; their reader takes nothing back) are freed on the
+        // disposal thread: freeing them takes time.
         if let Err(mpsc::TrySendError::Full(chunk) | mpsc::TrySendError::Disconnected(chunk)) =
             self.recycle.try_send(chunk)
         {
@@ -366,7 +364,7 @@ fn read_jsonl_chunks(
     let mut skipping = false;
     while !eof {
         // A chunk done with (see `Chunks::done_with`) keeps its buffers: its text's bytes are
-        // written over, not zeroed first.
+        // written over, and only what the last chunk left short is zeroed.
         let (mut text, mut items) = match recycled.try_recv() {
             Ok(mut old) => {
                 old.items.clear();
@@ -376,11 +374,7 @@ fn read_jsonl_chunks(
         };
         let mut filled = carry.len();
         let size = filled.max(CHUNK_BYTES) + CHUNK_BYTES / 4;
-        if text.len() < size {
-            text.resize(size, 0);
-        } else {
-            text.truncate(size);
-        }
+        text.resize(size, 0);
         text[..filled].copy_from_slice(&carry);
         carry.clear();
         // Fill the buffer, or read to the end of the file.

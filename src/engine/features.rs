@@ -374,14 +374,22 @@ impl FeatureExtractor {
         self.ids_watched(comment, out, &mut ());
     }
 
+    /// Runs `f` with this extractor and a vector kept with it for a comment's ids (one request's
+    /// scoring allocates none).
+    pub fn with_ids_buffer<R>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u64>) -> R) -> R {
+        let mut ids = std::mem::take(&mut self.ids_buffer);
+        let result = f(self, &mut ids);
+        self.ids_buffer = ids;
+        result
+    }
+
     /// As [`Self::ids`], in a vector of their exact size (training keeps one per comment: growing
     /// it id by id would allocate several times and leave a quarter of it unused).
     pub fn ids_exact<'c>(&mut self, comment: impl Into<CommentRef<'c>>) -> Vec<u64> {
-        let mut ids = std::mem::take(&mut self.ids_buffer);
-        self.ids(comment, &mut ids);
-        let exact = ids.clone();
-        self.ids_buffer = ids;
-        exact
+        self.with_ids_buffer(|extractor, ids| {
+            extractor.ids(comment, ids);
+            ids.clone()
+        })
     }
 
     /// As [`Self::ids`], also handing every feature, with its description, to `watcher` (duplicates

@@ -53,9 +53,10 @@ pub struct CheckResult {
 
 /// Scores one comment with the model given, with its `reasons` heaviest reasons.
 pub fn check(model: &SpamModel, comment: &Comment, reasons: usize) -> CheckResult {
-    // Each worker keeps its extractor (and its memo of words) from request to request.
+    // Each worker keeps its extractor (its memo of words, its buffer of ids) from request to request.
     let (score, reasons) = FeatureExtractor::with_thread_local(|extractor| {
-        model.explain_into(comment, extractor, &mut Vec::with_capacity(256), reasons)
+        extractor
+            .with_ids_buffer(|extractor, ids| model.explain_into(comment, extractor, ids, reasons))
     });
     CheckResult {
         score: score.score,
