@@ -8,12 +8,14 @@ const fn each(b: u8) -> u64 {
 }
 
 /// The bytes of `word` (eight ASCII bytes, byte `k` of the text in bits `8k..8k + 8`) from `lo` to
-/// `hi`: each such byte's top bit set, every other bit clear.
+/// `hi`: each such byte's top bit set, every other bit clear. Of a word holding a byte that is not
+/// ASCII, the marks mean nothing (callers that may pass one check [`non_ascii`] and drop them), but
+/// working them out never overflows.
 #[inline]
 fn within(word: u64, lo: u8, hi: u8) -> u64 {
     // With every byte under 0x80, adding to it never carries into the next: the top bit of each
     // byte of `x + (0x80 - lo)` says `x >= lo`, that of `x + (0x7f - hi)` says `x > hi`.
-    (word + each(0x80 - lo)) & !(word + each(0x7f - hi)) & each(0x80)
+    word.wrapping_add(each(0x80 - lo)) & !word.wrapping_add(each(0x7f - hi)) & each(0x80)
 }
 
 /// Letters (either case) among eight ASCII bytes, as [`within`] marks them.
@@ -32,6 +34,26 @@ pub fn upper(word: u64) -> u64 {
 #[inline]
 pub fn digits(word: u64) -> u64 {
     within(word, b'0', b'9')
+}
+
+/// Bytes equal to `b` among eight ASCII bytes.
+#[inline]
+pub fn equal(word: u64, b: u8) -> u64 {
+    within(word, b, b)
+}
+
+/// Bytes that are not ASCII among eight bytes (the classes above hold only for words without any).
+#[inline]
+pub fn non_ascii(word: u64) -> u64 {
+    word & each(0x80)
+}
+
+/// The sum of the eight bytes of `counts`.
+#[inline]
+pub fn sum_bytes(counts: u64) -> u32 {
+    // Pairs of bytes added into 16-bit lanes (at most 510 each), then the four lanes at once.
+    let pairs = (counts & 0x00ff_00ff_00ff_00ff) + (counts >> 8 & 0x00ff_00ff_00ff_00ff);
+    (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
 }
 
 /// Marks as [`within`] gives them gathered into eight bits: bit `k` for byte `k`.
@@ -70,6 +92,34 @@ mod tests {
                 assert_eq!(class(letters, k), b(u8::is_ascii_alphabetic), "byte {k}");
                 assert_eq!(class(upper, k), b(u8::is_ascii_uppercase), "byte {k}");
                 assert_eq!(class(digits, k), b(u8::is_ascii_digit), "byte {k}");
+                let lt = |w| equal(w, b'<');
+                assert_eq!(class(lt, k), b(|&b| b == b'<'), "byte {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bytes_of_a_word_are_summed() {
+        for bytes in [
+            [0u8; 8],
+            [255; 8],
+            [1, 2, 3, 4, 5, 6, 7, 8],
+            [255, 0, 0, 0, 0, 0, 0, 254],
+        ] {
+            let expected: u32 = bytes.iter().map(|&b| u32::from(b)).sum();
+            assert_eq!(sum_bytes(u64::from_le_bytes(bytes)), expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_ascii_are_found_in_every_place() {
+        for shift in 0..8 {
+            let bytes: Vec<u8> = (0..256 + shift).map(|k| (k + shift) as u8).collect();
+            for (j, word) in words(&bytes).enumerate() {
+                for k in 0..8 {
+                    let b = bytes.get(8 * j + k).copied().unwrap_or(0);
+                    assert_eq!(gather(non_ascii(word)) >> k & 1 == 1, !b.is_ascii());
+                }
             }
         }
     }

@@ -20,7 +20,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::comment::{CommentKind, CommentRef};
 use super::normalize::{normalize_into, NormalizedText, Obfuscation};
-use super::tokenize::{tokenize_into, Tokens, PAD};
+use super::tokenize::{tokenize_normalized, Tokens, PAD};
 
 /// What a feature is about; also the seed of its id, so ids of different kinds never meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -220,7 +220,8 @@ struct IdSet {
 }
 
 impl IdSet {
-    /// Keeps the first occurrence of each id, in order.
+    /// Keeps the first occurrence of each id, in order, of the ids [`FeatureExtractor::extract`]
+    /// hands out (its order is relied on: see below).
     fn retain_first(&mut self, ids: &mut Vec<u64>) {
         // At most a quarter full: an id seldom meets another in its slot, a branch the processor
         // cannot foresee (half full, it took 6% of all mispredictions in `batch`, cachegrind). A
@@ -233,7 +234,26 @@ impl IdSet {
         self.generation += 1;
         let generation = self.generation;
         let mask = self.slots.len() - 1;
+        // Word pairs and triples (nearly half of a comment's features) repeat only where a word does:
+        // unless one did, they are kept without a look. This holds because `extract` hands out
+        // every word (Word and NumberLength ids) before any pair or triple, and pairs and triples
+        // nowhere else. (Two different pairs whose ids collide, a chance of about one in 2^57
+        // per pair of pairs, would count twice where they counted once; the ids are one feature
+        // either way, in training as in scoring.)
+        let (pair, triple) = (
+            FeatureKind::Phrase as usize,
+            FeatureKind::ThreeWords as usize,
+        );
+        let (word, number) = (
+            FeatureKind::Word as usize,
+            FeatureKind::NumberLength as usize,
+        );
+        let mut word_repeated = false;
         ids.retain(|&id| {
+            let kind = kind_index(id);
+            if (kind == pair || kind == triple) && !word_repeated {
+                return true;
+            }
             let mut i = (id as usize) & mask;
             loop {
                 let slot = &mut self.slots[i];
@@ -242,6 +262,7 @@ impl IdSet {
                     return true;
                 }
                 if slot.0 == id {
+                    word_repeated |= kind == word || kind == number;
                     return false;
                 }
                 i = (i + 1) & mask;
@@ -338,9 +359,10 @@ pub struct FeatureExtractor {
     side: NormalizedText,
     side_tokens: Tokens,
     dedup: IdSet,
-    /// The last post title seen, and the hashes of its words' beginnings.
+    /// The last post title seen, the hashes of its words' beginnings, and their [`bloom_bits`].
     title: String,
     title_words: Vec<u64>,
+    title_bloom: u64,
     seen: Vec<u64>,
     /// The words joined, for [`Self::content_key`].
     joined: Vec<u8>,
@@ -456,8 +478,8 @@ impl FeatureExtractor {
 
         normalize_into(head(comment.content), &mut self.text);
         let mut flags = self.text.obfuscation;
-        tokenize_into(&self.text.text, &mut self.tokens, &mut flags);
-        let links = links_in(&self.text.text, sink);
+        tokenize_normalized(&self.text, &mut self.tokens, &mut flags);
+        let links = links_in(&self.text.text, self.text.ascii, sink);
 
         self.words(sink);
         let (count, id) = bucket_links(links);
@@ -527,12 +549,12 @@ impl FeatureExtractor {
                 Feature::new(FeatureKind::Phone, "")
             });
         }
-        if digits > 0 && has_money(text, &self.tokens) {
+        if digits > 0 && has_money(text, self.text.ascii, &self.tokens) {
             sink.add(const { fixed_id(FeatureKind::Money, "") }, || {
                 Feature::new(FeatureKind::Money, "")
             });
         }
-        if !text.contains('@') {
+        if memchr::memchr(b'@', text.as_bytes()).is_none() {
             return;
         }
         let bytes = text.as_bytes();
@@ -564,7 +586,7 @@ impl FeatureExtractor {
         if let Some(author) = comment.author {
             normalize_into(head(author), &mut self.side);
             let mut flags = Obfuscation::default();
-            tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
+            tokenize_normalized(&self.side, &mut self.side_tokens, &mut flags);
             let kind = if linkback {
                 FeatureKind::LinkbackSiteWord
             } else {
@@ -632,7 +654,7 @@ impl FeatureExtractor {
             self.title.push_str(title);
             normalize_into(head(title), &mut self.side);
             let mut flags = Obfuscation::default();
-            tokenize_into(&self.side.text, &mut self.side_tokens, &mut flags);
+            tokenize_normalized(&self.side, &mut self.side_tokens, &mut flags);
             self.title_words.clear();
             for w in self.side_tokens.iter() {
                 let ascii = w.is_ascii();
@@ -643,6 +665,7 @@ impl FeatureExtractor {
                     ));
                 }
             }
+            self.title_bloom = self.title_words.iter().fold(0, |m, &p| m | bloom_bits(p));
         }
         if self.title_words.is_empty() {
             return;
@@ -650,10 +673,12 @@ impl FeatureExtractor {
         let mut shared = 0;
         self.seen.clear();
         for &p in &self.starts {
-            if p == 0 {
-                continue;
-            }
-            if self.title_words.contains(&p) && !self.seen.contains(&p) {
+            // Most words are not the title's: two bits of a 64-bit mask tell nearly all of them
+            // apart, without a branch on each word's length (0, for a short word, is no title word's).
+            if bloom_bits(p) & self.title_bloom == bloom_bits(p)
+                && self.title_words.contains(&p)
+                && !self.seen.contains(&p)
+            {
                 self.seen.push(p);
                 shared += 1;
                 if shared == 2 {
@@ -680,6 +705,13 @@ impl FeatureExtractor {
             Feature::new(kind, format_compact!("{size} {what} that {overlap}"))
         });
     }
+}
+
+/// The two bits of a word beginning's id in a mask of the title's (chosen by its hash bits: the
+/// kind is the same for all).
+#[inline]
+fn bloom_bits(id: u64) -> u64 {
+    1 << (id % 64) | 1 << (id >> 6 & 63)
 }
 
 /// How long a comment is, for its relation to the post title.
@@ -989,27 +1021,48 @@ fn bucket_links(n: usize) -> (&'static str, u64) {
 
 /// Emits the domain and suffix of each link in the text; returns how many links there are.
 #[inline(never)]
-fn links_in<S: FeatureSink>(text: &str, sink: &mut S) -> usize {
-    if !text.contains('.') {
+fn links_in<S: FeatureSink>(text: &str, ascii: bool, sink: &mut S) -> usize {
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'.', bytes).is_none() {
         return 0;
     }
     let mut count = 0;
     // The words (between whitespace) that hold a dot: found from the dots, so the rest of the text is
-    // not decoded character by character.
+    // not decoded character by character (nor at all, in ASCII: `char::is_whitespace` of an ASCII
+    // character is this).
+    let space = |b: &u8| matches!(b, b' ' | b'\t'..=b'\r');
     let mut from = 0;
     let dotted = std::iter::from_fn(|| {
-        let dot = from + memchr::memchr(b'.', &text.as_bytes()[from..])?;
-        let start = text[..dot].rfind(char::is_whitespace).map_or(0, |i| {
-            i + text[i..].chars().next().map_or(1, char::len_utf8)
-        });
-        let end = text[dot..]
-            .find(char::is_whitespace)
-            .map_or(text.len(), |i| dot + i);
+        let dot = from + memchr::memchr(b'.', &bytes[from..])?;
+        let (start, end) = if ascii {
+            let start = bytes[..dot].iter().rposition(space).map_or(0, |i| i + 1);
+            let end = bytes[dot..]
+                .iter()
+                .position(space)
+                .map_or(text.len(), |i| dot + i);
+            (start, end)
+        } else {
+            let start = text[..dot].rfind(char::is_whitespace).map_or(0, |i| {
+                i + text[i..].chars().next().map_or(1, char::len_utf8)
+            });
+            let end = text[dot..]
+                .find(char::is_whitespace)
+                .map_or(text.len(), |i| dot + i);
+            (start, end)
+        };
         from = end;
         Some(&text[start..end])
     });
-    let chunks =
-        dotted.flat_map(|w| w.split(['(', ')', '<', '>', '"', '\'', '[', ']', '{', '}', ',', '|']));
+    // A link's host ends in a dot and a letter (`.com`): words without one (a sentence's last word)
+    // hold no link, and are not split up and looked at.
+    let could_link = |w: &&str| {
+        w.as_bytes()
+            .windows(2)
+            .any(|p| p[0] == b'.' && (p[1].is_ascii_alphabetic() || !p[1].is_ascii()))
+    };
+    let chunks = dotted
+        .filter(could_link)
+        .flat_map(|w| w.split(['(', ')', '<', '>', '"', '\'', '[', ']', '{', '}', ',', '|']));
     for chunk in chunks {
         let Some(host) = link_host(chunk) else {
             continue;
@@ -1161,9 +1214,9 @@ fn has_phone_number(text: &str) -> bool {
 }
 
 /// Currency signs before digits, or amounts written with a currency word or a thousands suffix.
-fn has_money(text: &str, tokens: &Tokens) -> bool {
+fn has_money(text: &str, ascii: bool, tokens: &Tokens) -> bool {
     let mut chars = text.chars().peekable();
-    let signs = !text.is_ascii() || text.contains('$');
+    let signs = !ascii || memchr::memchr(b'$', text.as_bytes()).is_some();
     while let Some(c) = chars.next().filter(|_| signs) {
         if matches!(
             c,
@@ -1177,35 +1230,30 @@ fn has_money(text: &str, tokens: &Tokens) -> bool {
             }
         }
     }
-    let mut words = tokens.iter_bytes().peekable();
-    let mut after_number = false;
-    while let Some(t) = words.next() {
+    // Money in words is always next to a token that starts with a digit: only those are looked at,
+    // and their neighbours.
+    let starts_with_digit = |t: &[u8]| t.first().is_some_and(u8::is_ascii_digit);
+    for i in (0..tokens.len()).filter(|&i| starts_with_digit(tokens.bytes(i))) {
+        let t = tokens.bytes(i);
         let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
-        let number_before = std::mem::replace(&mut after_number, digits == t.len());
         // A number with a unit attached (`50k`, `100rb`, `2jt`): the only tokens starting with a digit
         // that can say money.
-        if digits > 0 {
-            if let b"k" | b"rb" | b"jt" | b"m" | b"usd" | b"juta" | b"ribu" | b"rp" = &t[digits..] {
-                return true;
-            }
-            continue;
+        if let b"k" | b"rb" | b"jt" | b"m" | b"usd" | b"juta" | b"ribu" | b"rp" = &t[digits..] {
+            return true;
         }
-        // A currency word (7 letters at most) says money next to a number; most words have none
-        // beside them, so the neighbours are checked before the word.
-        if t.len() > 7 {
-            continue;
+        // A currency word (7 letters at most) before a number, or after a number of digits only.
+        let word =
+            |j: usize| Some(tokens.bytes(j)).filter(|w| w.len() <= 7 && !starts_with_digit(w));
+        if let Some(b"rp" | b"usd" | b"idr" | b"eur" | b"gbp" | b"brl" | b"r" | b"us") =
+            i.checked_sub(1).and_then(word)
+        {
+            return true;
         }
-        let number_follows = words
-            .peek()
-            .is_some_and(|next| next.first().is_some_and(u8::is_ascii_digit));
-        if number_follows {
-            if let b"rp" | b"usd" | b"idr" | b"eur" | b"gbp" | b"brl" | b"r" | b"us" = t {
-                return true;
-            }
-        }
-        if number_before {
-            if let b"usd" | b"dollars" | b"rupiah" | b"reais" | b"euros" | b"ribu" | b"juta"
-            | b"jt" | b"rb" | b"pounds" | b"bucks" = t
+        if digits == t.len() && i + 1 < tokens.len() {
+            if let Some(
+                b"usd" | b"dollars" | b"rupiah" | b"reais" | b"euros" | b"ribu" | b"juta" | b"jt"
+                | b"rb" | b"pounds" | b"bucks",
+            ) = word(i + 1)
             {
                 return true;
             }
@@ -1252,12 +1300,13 @@ fn shape<S: FeatureSink>(text: &NormalizedText, flags: Obfuscation, words: usize
             Feature::new(FeatureKind::Shouting, "")
         });
     }
-    if text.text.contains("!!") {
+    let bytes = text.text.as_bytes();
+    if memchr::memchr_iter(b'!', bytes).any(|i| bytes.get(i + 1) == Some(&b'!')) {
         sink.add(const { fixed_id(FeatureKind::Exclaiming, "") }, || {
             Feature::new(FeatureKind::Exclaiming, "")
         });
     }
-    if !text.text.is_ascii()
+    if !text.ascii
         && text
             .text
             .chars()
@@ -1439,6 +1488,20 @@ mod tests {
         assert!(has(&f, FeatureKind::LinkDomain, "slotgacor88.xyz"));
         assert!(has(&f, FeatureKind::LinkDomain, "example.co.id"));
         assert!(has(&f, FeatureKind::LinkCount, "two links"));
+        // And every ASCII whitespace: tab, line feed, vertical tab, form feed, carriage return.
+        let f = kinds(&Comment::from_text(
+            "a\tslot88.xyz\nexample.com\x0bexample.org\x0cexample.net\rexample.io ok.",
+        ));
+        for domain in [
+            "slot88.xyz",
+            "example.com",
+            "example.org",
+            "example.net",
+            "example.io",
+        ] {
+            assert!(has(&f, FeatureKind::LinkDomain, domain), "{domain}");
+        }
+        assert!(has(&f, FeatureKind::LinkCount, "3-5 links"));
     }
 
     #[test]
@@ -1479,6 +1542,33 @@ mod tests {
         let f = kinds(&Comment::from_text("in 2019 I paid 30 for it"));
         assert!(!has(&f, FeatureKind::Phone, ""));
         assert!(!has(&f, FeatureKind::Money, ""));
+        // Money in words: a currency word before a number, a unit after a number of digits only or
+        // attached to it; at either end of the text too. Not: the word on the wrong side, a number
+        // with letters before its unit word, words that are not currency words.
+        let money = |text: &str| has(&kinds(&Comment::from_text(text)), FeatureKind::Money, "");
+        for text in [
+            "rp 50000",
+            "only rp 50.000 today",
+            "50000 rupiah",
+            "send 20 bucks now",
+            "100rb",
+            "depo 2jt",
+            "harga idr 10",
+            "dapat 5 juta",
+        ] {
+            assert!(money(text), "{text}");
+        }
+        for text in [
+            "50000 rp",
+            "rupiah 50000",
+            "bucks 20",
+            "a4 dollars",
+            "100 rupiahs",
+            "2 kilograms",
+            "no 10 here",
+        ] {
+            assert!(!money(text), "{text}");
+        }
     }
 
     #[test]
@@ -1570,6 +1660,20 @@ mod tests {
         // words buy, now; pairs "buy buy", "buy now", "now now", "now buy"; triples "buy buy buy",
         // "buy buy now", "buy now now", "now now buy", "now buy now"; and the rest once each
         assert!(ids.len() < 2 + 4 + 5 + 12);
+        // Pairs and triples are deduplicated only when a word repeats: also when two words share one
+        // id (numbers of five digits by their length), also with an extractor that saw other texts.
+        for text in [
+            "call 12345 now, call 67890 now",
+            "11111 22222 33333 44444",
+            "alpha beta gamma delta",
+            "ab cd ab cd ab cd",
+            "one two three one two three",
+        ] {
+            let c = Comment::from_text(text);
+            ex.ids(&c, &mut ids);
+            let described: Vec<u64> = ex.described(&c).into_iter().map(|(id, _)| id).collect();
+            assert_eq!(ids, described, "{text}");
+        }
     }
 
     #[test]

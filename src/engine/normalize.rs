@@ -50,6 +50,9 @@ pub struct NormalizedText {
     pub upper: u32,
     /// ASCII digits in `text`.
     pub digits: u32,
+    /// `text` is ASCII (most comments: later passes take their ASCII paths without looking again).
+    /// Set by [`normalize_into`]; false (not known to be) in a default value.
+    pub ascii: bool,
     /// The raw text held HTML tags.
     pub had_html: bool,
     /// Reused working buffer.
@@ -70,16 +73,28 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     out.letters = 0;
     out.upper = 0;
     out.digits = 0;
+    out.ascii = true;
     out.had_html = false;
 
-    if raw.is_ascii() && memchr::memchr2(b'<', b'&', raw.as_bytes()).is_none() {
-        // Fast path: ASCII is its own NFKC form and has no zero-width characters.
-        let (mut letters, mut upper, mut digits) = (0, 0, 0);
-        for word in ascii::words(raw.as_bytes()) {
-            letters += ascii::letters(word).count_ones();
-            upper += ascii::upper(word).count_ones();
-            digits += ascii::digits(word).count_ones();
+    // Fast path: ASCII without markup or entities is its own NFKC form and has no zero-width
+    // characters. Found, and its letters, capitals and digits counted, in one pass.
+    let (mut letters, mut upper, mut digits, mut other) = (0, 0, 0, 0);
+    let mut words = ascii::words(raw.as_bytes()).peekable();
+    while words.peek().is_some() {
+        // Counted in each of the eight bytes of a machine word (a byte holds 255 words' worth):
+        // no `count_ones`, which the baseline x86-64 target has no instruction for.
+        let (mut l, mut u, mut d) = (0, 0, 0);
+        for word in words.by_ref().take(255) {
+            other |= ascii::non_ascii(word) | ascii::equal(word, b'<') | ascii::equal(word, b'&');
+            l += ascii::letters(word) >> 7;
+            u += ascii::upper(word) >> 7;
+            d += ascii::digits(word) >> 7;
         }
+        letters += ascii::sum_bytes(l);
+        upper += ascii::sum_bytes(u);
+        digits += ascii::sum_bytes(d);
+    }
+    if other == 0 {
         out.letters = letters;
         out.upper = upper;
         out.digits = digits;
@@ -104,11 +119,17 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     let mut pre = std::mem::take(&mut out.scratch);
     pre.clear();
     let mut typed_wide = false;
-    for c in decoded.chars() {
-        if c.is_ascii() {
-            // None of the characters below is ASCII.
-            pre.push(c);
-        } else if is_invisible(c) {
+    // Runs of ASCII (most of most texts) copied whole; none of the characters below is ASCII.
+    let mut rest: &str = &decoded;
+    loop {
+        let (run, others) = split_ascii(rest);
+        pre.push_str(run);
+        let mut chars = others.chars();
+        let Some(c) = chars.next() else {
+            break;
+        };
+        rest = chars.as_str();
+        if is_invisible(c) {
             obfuscation.set(Obfuscation::ZERO_WIDTH);
         } else if is_styled(c) {
             obfuscation.set(Obfuscation::STYLED);
@@ -130,7 +151,7 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     }
     // Most text is already in NFKC form; the quick check spares it the full normalization.
     let decorated = if is_nfkc_quick(pre.chars()) == IsNormalized::Yes {
-        fold_case(pre.chars(), out)
+        fold_case_runs(&pre, out)
     } else {
         fold_case(pre.chars().nfkc(), out)
     };
@@ -144,19 +165,29 @@ pub fn normalize_into(raw: &str, out: &mut NormalizedText) {
     }
     out.obfuscation = obfuscation;
     out.digits = out.text.bytes().filter(u8::is_ascii_digit).count() as u32;
+    out.ascii = out.text.is_ascii();
 }
 
 /// Appends `chars` case-folded to `out.text`, counting letters; drops combining marks that NFKC
 /// could not compose onto a plain letter (decoration: A̲M̲B̲I̲L̲, s̶l̶o̶t̶) and says whether there were any.
 fn fold_case(chars: impl Iterator<Item = char>, out: &mut NormalizedText) -> bool {
-    let mut previous_ascii = false;
+    fold_case_chars(chars, &mut false, out)
+}
+
+/// [`fold_case`] of characters after one that is an ASCII letter or digit (`previous_ascii`, which
+/// is left saying so of the last character kept) or not.
+fn fold_case_chars(
+    chars: impl Iterator<Item = char>,
+    previous_ascii: &mut bool,
+    out: &mut NormalizedText,
+) -> bool {
     let mut decorated = false;
     for c in chars {
-        if previous_ascii && !c.is_ascii() && unicode_normalization::char::is_combining_mark(c) {
+        if *previous_ascii && !c.is_ascii() && unicode_normalization::char::is_combining_mark(c) {
             decorated = true;
             continue;
         }
-        previous_ascii = c.is_ascii_alphanumeric();
+        *previous_ascii = c.is_ascii_alphanumeric();
         if c.is_alphabetic() {
             out.letters += 1;
             if c.is_uppercase() {
@@ -170,6 +201,43 @@ fn fold_case(chars: impl Iterator<Item = char>, out: &mut NormalizedText) -> boo
         }
     }
     decorated
+}
+
+/// [`fold_case`] of `text`, its runs of ASCII taken whole.
+fn fold_case_runs(text: &str, out: &mut NormalizedText) -> bool {
+    let mut decorated = false;
+    let mut previous_ascii = false;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (run, others) = split_ascii(rest);
+        if let Some(&last) = run.as_bytes().last() {
+            let count = |class: fn(&u8) -> bool| run.bytes().filter(class).count() as u32;
+            out.letters += count(u8::is_ascii_alphabetic);
+            out.upper += count(u8::is_ascii_uppercase);
+            let start = out.text.len();
+            out.text.push_str(run);
+            out.text[start..].make_ascii_lowercase();
+            previous_ascii = last.is_ascii_alphanumeric();
+        }
+        // The characters up to the next ASCII one, one at a time.
+        let end = others
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(others.len());
+        let (wide, after) = others.split_at(end);
+        decorated |= fold_case_chars(wide.chars(), &mut previous_ascii, out);
+        rest = after;
+    }
+    decorated
+}
+
+/// The ASCII `text` starts with, and the rest.
+fn split_ascii(text: &str) -> (&str, &str) {
+    let run = text
+        .bytes()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(text.len());
+    text.split_at(run)
 }
 
 /// Normalizes into a new value (convenience for tests and one-off calls).
@@ -336,6 +404,69 @@ fn attribute_values<'a>(tag: &'a str, names: &[&str]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_that_are_not_ascii_in_any_place_of_a_machine_word_are_normalized() {
+        // The fast path's eight-byte classes see every text before it is known to be ASCII: a byte
+        // over 0x7f in any of the eight places must neither overflow (a panic in a debug build)
+        // nor make the text pass for ASCII.
+        for ascii in 0..8 {
+            for other in ["é", "€", "面", "😂", "\u{FEFF}"] {
+                let text = format!("{}{other}xY", "a".repeat(ascii));
+                let n = normalize(&text);
+                assert!(!n.ascii || n.text.is_ascii(), "{text:?}");
+                assert_eq!(n.ascii, n.text.is_ascii(), "{text:?}");
+                assert_eq!(n.upper, 1, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_runs_fold_as_characters_one_at_a_time_do() {
+        // Every string of up to 5 pieces: ASCII letters and digits, punctuation, combining marks
+        // (after an ASCII letter they are decoration, dropped), letters that are not ASCII (one whose
+        // lower case is two characters), an emoji.
+        let pieces = [
+            "A", "b7", " ", "\u{0332}", "\u{0301}", "É", "İ", "Σ", "ß", "😂", "x.Y",
+        ];
+        let mut text = String::new();
+        for len in 0..=5u32 {
+            for mut code in 0..pieces.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push_str(pieces[code % pieces.len()]);
+                    code /= pieces.len();
+                }
+                let (mut one, mut runs) = (NormalizedText::default(), NormalizedText::default());
+                let decorated = (
+                    fold_case(text.chars(), &mut one),
+                    fold_case_runs(&text, &mut runs),
+                );
+                assert_eq!(decorated.0, decorated.1, "{text:?}");
+                assert_eq!(
+                    (one.text, one.letters, one.upper),
+                    (runs.text, runs.letters, runs.upper),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn letters_capitals_and_digits_are_counted_in_texts_of_any_length() {
+        // Past 255 machine words (2,040 bytes) the counts are carried out of each byte: a text of
+        // capitals only must not wrap around.
+        for len in [0, 1, 7, 8, 9, 2039, 2040, 2041, 2048, 5000, 20_000] {
+            for unit in ["Ab3 ,x", "ZZZZZZZZ", "9", "a.B"] {
+                let text: String = unit.chars().cycle().take(len).collect();
+                let n = normalize(&text);
+                let count = |f: fn(&u8) -> bool| text.bytes().filter(f).count() as u32;
+                assert_eq!(n.letters, count(u8::is_ascii_alphabetic), "{len} {unit}");
+                assert_eq!(n.upper, count(u8::is_ascii_uppercase), "{len} {unit}");
+                assert_eq!(n.digits, count(u8::is_ascii_digit), "{len} {unit}");
+            }
+        }
+    }
 
     #[test]
     fn unclosed_tags_are_text_and_cost_one_pass() {

@@ -11,7 +11,7 @@
 //! - letters spaced out (`s l o t` → `slot`).
 
 use super::ascii;
-use super::normalize::Obfuscation;
+use super::normalize::{NormalizedText, Obfuscation};
 
 /// The words of one text, stored in one buffer.
 #[derive(Debug, Default, Clone)]
@@ -42,13 +42,12 @@ impl Tokens {
             .map(|&(s, e)| &self.buf[s as usize..e as usize])
     }
 
-    /// The words as bytes (for looking at them byte by byte: no check that a slice falls between
+    /// Word `i` as bytes (for looking at it byte by byte: no check that a slice falls between
     /// characters).
-    pub fn iter_bytes(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let buf = self.buf.as_bytes();
-        self.spans
-            .iter()
-            .map(move |&(s, e)| &buf[s as usize..e as usize])
+    #[inline]
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let (s, e) = self.spans[i];
+        &self.buf.as_bytes()[s as usize..e as usize]
     }
 
     /// The [`PAD`] bytes from the start of word `i`: the word, then what follows it (later words, or
@@ -74,13 +73,22 @@ const PADDING: &str = match str::from_utf8(&[0; PAD]) {
 
 /// Splits normalized text into words, folding obfuscation, into `out` (reusing its buffers).
 pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
+    split_into(text, text.is_ascii(), out, flags);
+}
+
+/// As [`tokenize_into`], for a text normalized (which says whether it is ASCII).
+pub fn tokenize_normalized(text: &NormalizedText, out: &mut Tokens, flags: &mut Obfuscation) {
+    split_into(&text.text, text.ascii, out, flags);
+}
+
+fn split_into(text: &str, ascii: bool, out: &mut Tokens, flags: &mut Obfuscation) {
     out.clear();
-    split_into(text, out, flags);
+    split_words(text, ascii, out, flags);
     out.buf.push_str(PADDING);
 }
 
-fn split_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
-    if text.is_ascii() {
+fn split_words(text: &str, ascii: bool, out: &mut Tokens, flags: &mut Obfuscation) {
+    if ascii {
         tokenize_ascii(text, out, flags);
         join_spaced_letters(out, flags, true);
         fold_leet(out, flags);
@@ -144,6 +152,13 @@ fn tokenize_ascii(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
     out.buf.push_str(text);
     let mut map = std::mem::take(&mut out.alnum);
     alnum_map(bytes, &mut map);
+    if !may_stretch && memchr::memchr(b'\'', bytes).is_none() {
+        // No apostrophe to drop and no stretched letters (most texts): every word stays where it
+        // is in the copy.
+        spans_of(&map, n, &mut out.spans);
+        out.alnum = map;
+        return;
+    }
     let mut i = next_where(&map, 0, true, n);
     while i < n {
         let end = next_where(&map, i, false, n);
@@ -205,6 +220,34 @@ fn alnum_map(bytes: &[u8], map: &mut Vec<u64>) {
     }
     if !bytes.len().div_ceil(8).is_multiple_of(8) {
         map.push(bits);
+    }
+}
+
+/// Appends the words `map` ([`alnum_map`] of a text of `n` bytes) marks: runs of set bits, found from
+/// where the bits change, a word at a time rather than a byte or a branch at a time.
+fn spans_of(map: &[u64], n: usize, spans: &mut Vec<(u32, u32)>) {
+    // Whether the byte before the current 64 is a letter or digit.
+    let mut carry = 0;
+    // The first word whose end is still to be found.
+    let mut open = spans.len();
+    for (w, &bits) in map.iter().enumerate() {
+        let before = bits << 1 | carry;
+        carry = bits >> 63;
+        let base = (w * 64) as u32;
+        let (mut starts, mut ends) = (bits & !before, !bits & before);
+        while starts != 0 {
+            spans.push((base + starts.trailing_zeros(), 0));
+            starts &= starts - 1;
+        }
+        while ends != 0 {
+            spans[open].1 = base + ends.trailing_zeros();
+            open += 1;
+            ends &= ends - 1;
+        }
+    }
+    // A word that goes on to the end of the map ends with the text.
+    if carry != 0 {
+        spans[open].1 = n as u32;
     }
 }
 
@@ -693,6 +736,16 @@ mod tests {
                     code /= alphabet.len();
                 }
                 let text = std::str::from_utf8(&text).expect("ASCII");
+                assert_eq!(words(text), general(text), "{text:?}");
+            }
+        }
+        // Words of every length up to 70 ending and starting on every side of the 64-byte blocks
+        // the ASCII path reads its map in, texts ending inside a word and after one.
+        for k in 1..=70 {
+            let unit = format!("{}7, ", "x".repeat(k));
+            let long = unit.repeat(200 / unit.len() + 1);
+            for len in 1..=200 {
+                let text = &long[..len];
                 assert_eq!(words(text), general(text), "{text:?}");
             }
         }
