@@ -252,34 +252,26 @@ fn main() {
             &os(&model),
         ],
     );
-    let batch = timed(
-        runs,
-        || fresh(&scores),
-        &[
-            "batch".as_ref(),
-            "--input".as_ref(),
-            &os(&batch_file),
-            "--output".as_ref(),
-            &os(&scores),
-            "--model".as_ref(),
-            &os(&model),
-        ],
-    );
-    let fast = timed(
-        runs,
-        || fresh(&scores),
-        &[
-            "batch".as_ref(),
-            "--reasons".as_ref(),
-            "0".as_ref(),
-            "--input".as_ref(),
-            &os(&batch_file),
-            "--output".as_ref(),
-            &os(&scores),
-            "--model".as_ref(),
-            &os(&model),
-        ],
-    );
+    // The two batch runs differ only in their reasons.
+    let batch_args = |reasons: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec!["batch".into()];
+        args.extend(reasons.iter().map(Into::into));
+        for (flag, path) in [
+            ("--input", &batch_file),
+            ("--output", &scores),
+            ("--model", &model),
+        ] {
+            args.extend([flag.into(), os(path)]);
+        }
+        args
+    };
+    let timed_batch = |reasons: &[&str]| {
+        let args = batch_args(reasons);
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        timed(runs, || fresh(&scores), &args)
+    };
+    let batch = timed_batch(&[]);
+    let fast = timed_batch(&["--reasons", "0"]);
 
     let n_wxr = size("SARING_BENCH_WXR", 1_000_000);
     let wxr_file = dir.join(format!("export-{n_wxr}.wxr"));
