@@ -197,6 +197,53 @@ fn batch_fails_on_a_bad_line_naming_it_and_writes_nothing() {
 }
 
 #[test]
+fn a_line_that_is_not_utf8_is_named_with_its_column_and_the_lines_around_it_are_read_as_ever() {
+    // Lines are checked to be UTF-8 a chunk at a time; a chunk holding a bad line is checked line by
+    // line, for the message, and its good lines (not ASCII here) are read as in a good chunk.
+    let good = [
+        "{\"content\":\"caf\u{e9} na\u{ef}ve r\u{e9}sum\u{e9}\"}",
+        "{\"content\":\"\u{1d40c}\u{1d404}\u{1d406}\u{1d400} slot\"}",
+    ];
+    let (dir, model, input) = model_and_input("");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(good[0].as_bytes());
+    bytes.extend_from_slice(b"\n{\"content\":\"ab\xff\"}\n");
+    bytes.extend_from_slice(good[1].as_bytes());
+    bytes.push(b'\n');
+    std::fs::write(&input, &bytes).expect("write");
+    let output = dir.path().join("out.jsonl");
+    let stderr = failure(&batch(&input, &output, &model, &[]));
+    assert!(
+        stderr.contains("in.jsonl:line 2: invalid UTF-8 at column 15"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
+
+    assert_success(&batch(&input, &output, &model, &["--skip-invalid"]));
+    let skipped = std::fs::read_to_string(&output).expect("output");
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(&clean, format!("{}\n{}\n", good[0], good[1])).expect("write");
+    let clean_out = dir.path().join("clean-out.jsonl");
+    assert_success(&batch(&clean, &clean_out, &model, &[]));
+    let clean_text = std::fs::read_to_string(&clean_out).expect("output");
+    let fields = |text: &str| -> Vec<(Value, Value)> {
+        text.lines()
+            .map(|l| {
+                let v = json(l.as_bytes());
+                (v["score"].clone(), v["reasons"].clone())
+            })
+            .collect()
+    };
+    assert_eq!(fields(&skipped).len(), 2, "{skipped}");
+    assert_eq!(fields(&skipped), fields(&clean_text));
+    let ids: Vec<Value> = skipped
+        .lines()
+        .map(|l| json(l.as_bytes())["id"].clone())
+        .collect();
+    assert_eq!(ids, [Value::from("1"), Value::from("3")]);
+}
+
+#[test]
 fn a_line_too_long_to_be_a_record_is_a_bad_record_with_its_line_number() {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = trained_model(dir.path());
