@@ -1,5 +1,5 @@
 //! The Akismet-compatible API, driven by a real client library (PyPI `akismet`, installed by
-//! `scripts/test.sh`) and by raw requests in the forms other clients use (key in the Host name,
+//! `scripts/test-deps.sh`) and by raw requests in the forms other clients use (key in the Host name,
 //! wrong Content-Type, PHP-style array fields).
 
 use std::io::{BufRead, BufReader};
@@ -79,7 +79,7 @@ fn the_pypi_akismet_client_works_against_saring() {
         .arg(&server.base)
         .arg(KEY)
         .output()
-        .expect("python3 runs (scripts/test.sh installs the akismet client)");
+        .expect("python3 runs (scripts/test-deps.sh installs the akismet client)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
