@@ -368,13 +368,14 @@ pub fn run(args: BatchArgs) -> anyhow::Result<()> {
             }
         }
         out.flush()?;
-        if let Some(early) = early {
-            early.finish()?;
+        match early {
+            // A file: the last of it to disk too.
+            Some(early) => {
+                early.finish()?;
+                out.get_ref().sync_all()
+            }
+            None => Ok(()),
         }
-        if stream {
-            return Ok(());
-        }
-        out.get_ref().sync_all()
     });
 
     let bar = chunks.progress_bar();
@@ -501,8 +502,7 @@ impl EarlySync {
 
     /// Waits for the sync under way, if any; the first error any sync met.
     fn finish(mut self) -> std::io::Result<()> {
-        drop(self.asks.take());
-        match self.thread.take().map(|thread| thread.join()) {
+        match self.stop() {
             Some(Err(_)) => Err(std::io::Error::other(
                 "the thread syncing the output failed",
             )),
@@ -510,16 +510,19 @@ impl EarlySync {
             None => Ok(()),
         }
     }
+
+    /// Asks for no more syncs and waits for the thread (once: later calls find it gone).
+    fn stop(&mut self) -> Option<std::thread::Result<std::io::Result<()>>> {
+        drop(self.asks.take());
+        self.thread.take().map(|thread| thread.join())
+    }
 }
 
 impl Drop for EarlySync {
     fn drop(&mut self) {
         // On an early return (a failed write): stop the thread; the error that ended the run is
         // the one reported.
-        drop(self.asks.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.stop();
     }
 }
 
@@ -549,19 +552,20 @@ impl BlockScorer<'_> {
             tally: Tally::default(),
             error: None,
         };
-        let mut ids = Vec::new();
-        // Each worker keeps its extractor (and its memo of words) from block to block.
+        // Each worker keeps its extractor (its memo of words, its buffer of ids) from block to block.
         FeatureExtractor::with_thread_local(|extractor| {
-            for item in items {
-                match self.score_item(extractor, &mut ids, item, &mut block) {
-                    Ok(()) => {}
-                    Err(e) if self.skip_invalid && e.is_skippable() => block.tally.skipped += 1,
-                    Err(e) => {
-                        block.error = Some(e);
-                        break;
+            extractor.with_ids_buffer(|extractor, ids| {
+                for item in items {
+                    match self.score_item(extractor, ids, item, &mut block) {
+                        Ok(()) => {}
+                        Err(e) if self.skip_invalid && e.is_skippable() => block.tally.skipped += 1,
+                        Err(e) => {
+                            block.error = Some(e);
+                            break;
+                        }
                     }
                 }
-            }
+            })
         });
         block
     }

@@ -56,6 +56,40 @@ pub fn sum_bytes(counts: u64) -> u32 {
     (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
 }
 
+/// What [`counts`] finds in a text.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Counts {
+    pub letters: u32,
+    pub upper: u32,
+    pub digits: u32,
+    /// A byte that is not ASCII, a `<` or a `&` (markup, an entity): the counts hold only without one.
+    pub other: bool,
+}
+
+/// The letters, capitals and digits of a text, eight bytes at a time, and whether it holds anything
+/// that is not plain ASCII text.
+pub fn counts(bytes: &[u8]) -> Counts {
+    let mut counts = Counts::default();
+    let mut other = 0;
+    let mut words = words(bytes).peekable();
+    while words.peek().is_some() {
+        // Counted in each of the eight bytes of a machine word (a byte holds 255 words' worth):
+        // no `count_ones`, which the baseline x86-64 target has no instruction for.
+        let (mut l, mut u, mut d) = (0, 0, 0);
+        for word in words.by_ref().take(255) {
+            other |= non_ascii(word) | equal(word, b'<') | equal(word, b'&');
+            l += letters(word) >> 7;
+            u += upper(word) >> 7;
+            d += digits(word) >> 7;
+        }
+        counts.letters += sum_bytes(l);
+        counts.upper += sum_bytes(u);
+        counts.digits += sum_bytes(d);
+    }
+    counts.other = other != 0;
+    counts
+}
+
 /// Marks as [`within`] gives them gathered into eight bits: bit `k` for byte `k`.
 #[inline]
 pub fn gather(marks: u64) -> u64 {

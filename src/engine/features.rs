@@ -366,7 +366,7 @@ pub struct FeatureExtractor {
     seen: Vec<u64>,
     /// The words joined, for [`Self::content_key`].
     joined: Vec<u8>,
-    /// For [`Self::ids_exact`].
+    /// Lent by [`Self::with_ids_buffer`] (to the server's workers, `batch` and [`Self::ids_exact`]).
     ids_buffer: Vec<u64>,
     /// The features of recently seen words.
     memo: WordMemo,
@@ -396,8 +396,8 @@ impl FeatureExtractor {
         self.ids_watched(comment, out, &mut ());
     }
 
-    /// Runs `f` with this extractor and a vector kept with it for a comment's ids (one request's
-    /// scoring allocates none).
+    /// Runs `f` with this extractor and a vector kept with it for a comment's ids (one request's or
+    /// one block's scoring allocates none).
     pub fn with_ids_buffer<R>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u64>) -> R) -> R {
         let mut ids = std::mem::take(&mut self.ids_buffer);
         let result = f(self, &mut ids);

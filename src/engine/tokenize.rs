@@ -71,12 +71,8 @@ const PADDING: &str = match str::from_utf8(&[0; PAD]) {
     Err(_) => panic!("zeros are UTF-8"),
 };
 
-/// Splits normalized text into words, folding obfuscation, into `out` (reusing its buffers).
-pub fn tokenize_into(text: &str, out: &mut Tokens, flags: &mut Obfuscation) {
-    split_into(text, text.is_ascii(), out, flags);
-}
-
-/// As [`tokenize_into`], for a text normalized (which says whether it is ASCII).
+/// Splits normalized text into words, folding obfuscation, into `out` (reusing its buffers); the text
+/// says whether it is ASCII.
 pub fn tokenize_normalized(text: &NormalizedText, out: &mut Tokens, flags: &mut Obfuscation) {
     split_into(&text.text, text.ascii, out, flags);
 }
@@ -303,7 +299,7 @@ fn has_stretch_candidate(bytes: &[u8]) -> bool {
 pub fn tokenize(text: &str) -> (Tokens, Obfuscation) {
     let mut tokens = Tokens::default();
     let mut flags = Obfuscation::default();
-    tokenize_into(text, &mut tokens, &mut flags);
+    split_into(text, text.is_ascii(), &mut tokens, &mut flags);
     (tokens, flags)
 }
 

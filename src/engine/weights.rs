@@ -30,16 +30,11 @@ const FREE_BUCKET: Bucket = Bucket {
     weights: [0.0; WAYS],
 };
 
-#[derive(Debug, Clone)]
+/// A default table has no buckets: every lookup finds nothing.
+#[derive(Debug, Clone, Default)]
 pub struct WeightTable {
     buckets: Vec<Bucket>,
     len: usize,
-}
-
-impl Default for WeightTable {
-    fn default() -> Self {
-        WeightTable::new(std::iter::empty())
-    }
 }
 
 impl WeightTable {
