@@ -489,6 +489,15 @@ fn metrics_count_requests_verdicts_and_name_the_model() {
         );
     }
     server.post("/v1/nowhere", "{}", None);
+    // A wrong method on a known route counts under the route; an Akismet route under its own.
+    let (status, _) = server.post("/v1/model", "{}", None);
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    server
+        .client
+        .post(server.url("/1.1/comment-check"))
+        .body("blog=http://b.example&comment_content=hello")
+        .send()
+        .expect("comment-check");
     let text = server
         .client
         .get(server.url("/metrics"))
@@ -501,6 +510,14 @@ fn metrics_count_requests_verdicts_and_name_the_model() {
         "{text}"
     );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(
+        text.contains(r#"saring_http_requests_total{route="/v1/model",status="405"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"saring_http_requests_total{route="/1.1/comment-check",status="200"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("saring_http_request_duration_seconds_bucket"));
     let verdicts: u64 = text
         .lines()

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // check or report comments.
     let post = |path, route: actix_web::Route| {
         web::resource(path)
+            .name(path)
             .route(route)
             .default_service(web::to(wrong_method))
     };

@@ -80,29 +80,26 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts and times every request by its route pattern (not its raw path, so unknown
-/// paths do not create new series).
+/// Middleware: counts and times every request by its route (its resource's name, which is its
+/// pattern: not its raw path, so unknown paths do not create new series).
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let metrics = req.app_data::<web::Data<super::state::AppState>>().cloned();
     let resp = next.call(req).await?;
     if let Some(state) = metrics {
-        let status = resp.status().as_u16().to_string();
+        let route = resp.request().match_name().unwrap_or("unmatched");
         state
             .metrics
             .requests
-            .with_label_values(&[&route, &status])
+            .with_label_values(&[route, resp.status().as_str()])
             .inc();
         state
             .metrics
             .latency
-            .with_label_values(&[&route])
+            .with_label_values(&[route])
             .observe(start.elapsed().as_secs_f64());
     }
     Ok(resp)

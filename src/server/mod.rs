@@ -39,7 +39,9 @@ where
     } else {
         method.to_string()
     };
+    // Named after its pattern: the metrics read a request's route from its resource's name.
     web::resource(path)
+        .name(path)
         .route(route.to(handler))
         .default_service(web::to(move || {
             let allow = allow.clone();
