@@ -264,13 +264,10 @@ impl Chunk {
     ) -> Result<(CommentRef<'a>, Position, Option<&'static str>), ReadError> {
         match item {
             Item::Line(n, range) => {
-                let text = self.text.line(range.clone()).map_err(|e| {
-                    ReadError::invalid(
-                        file,
-                        Position::Line(*n),
-                        format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
-                    )
-                })?;
+                let text = self
+                    .text
+                    .line(range.clone())
+                    .map_err(|e| ReadError::invalid_utf8(file, *n, &e))?;
                 let comment = slot.insert(parse_line(text, file, *n)?);
                 Ok((CommentRef::from(&*comment), Position::Line(*n), None))
             }

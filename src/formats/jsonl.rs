@@ -82,11 +82,7 @@ impl<R: BufRead> Lines<R> {
             }
             return Some(match std::str::from_utf8(bytes) {
                 Ok(s) => Ok((self.line, s.to_owned())),
-                Err(e) => Err(ReadError::invalid(
-                    &self.file,
-                    Position::Line(self.line),
-                    format!("invalid UTF-8 at column {}", e.valid_up_to() + 1),
-                )),
+                Err(e) => Err(ReadError::invalid_utf8(&self.file, self.line, &e)),
             });
         }
     }

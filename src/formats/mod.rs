@@ -115,6 +115,15 @@ impl ReadError {
         }
     }
 
+    /// A line that is not UTF-8, with the column (in bytes, from 1) where it stops being so.
+    pub fn invalid_utf8(file: &Path, line: u64, error: &std::str::Utf8Error) -> Self {
+        Self::invalid(
+            file,
+            Position::Line(line),
+            format!("invalid UTF-8 at column {}", error.valid_up_to() + 1),
+        )
+    }
+
     /// A record over [`MAX_RECORD_BYTES`] at `line`, with a `hint` at the likely cause: a bad record
     /// like any other, which `--skip-invalid` skips.
     pub fn record_too_long(file: &Path, line: u64, hint: Option<&str>) -> Self {
