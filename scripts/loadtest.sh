@@ -5,12 +5,13 @@
 #     with fewer, requests queue in the client for a free connection, not in the server), and at
 #     20,000 requests/s, half the bar of 40,000;
 #  3. reloads of the model under load: any failed request is counted.
-# Each latency figure is the p99 of every request of three back-to-back oha runs of at most 120,000
-# requests each (DURATION seconds in all), read from the per-request records oha writes (--db-url).
-# Why not one long run: oha keeps every result in one queue until its run ends, and when that queue
-# doubles (at 131,072 and 262,144 results, 3.5 and 7.1 s into a run at 37,000/s) oha stalls for 10 to
-# 30 ms copying it; the requests it should have sent meanwhile go out late and count as latency, while
-# the server sits idle (README, "Service load").
+# Each latency figure is the p99 of every request of three back-to-back oha runs of DURATION/3
+# seconds' worth of requests each, at most 120,000, read from the per-request records oha writes
+# (--db-url). Why not one long run: oha keeps every result in one queue until its run ends, and each
+# time that queue doubles oha stalls while it copies it; the requests it should have sent meanwhile go
+# out late and count as latency, while the server sits idle. The longest stalls, 10 to 30 ms, come at
+# 131,072 and 262,144 results (3.5 and 7.1 s into a run at 37,000/s), which a run of 120,000 never
+# reaches; the shorter ones at 32,768 and 65,536 remain (README, "Service load").
 # Traffic goes to 127.0.0.1 only, bounded in time. Installs wrk, sqlite3 (Debian) and oha (crates.io)
 # if missing.
 set -euo pipefail
@@ -19,7 +20,8 @@ DURATION=${DURATION:-10}
 if ! command -v wrk >/dev/null || ! command -v sqlite3 >/dev/null; then
   apt-get update -q && apt-get install -y -q wrk sqlite3
 fi
-command -v oha >/dev/null || cargo install oha --locked
+# The reasoning above and the parsing of its output are for oha 1.16.
+command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
 cargo build --release -q
 work=target/loadtest
 rm -rf "$work" && mkdir -p "$work"
@@ -37,33 +39,39 @@ base=$(sed -n 's/^saring listening on //p' "$work/serve.out")
 url="$base/v1/check"
 body=$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" scripts/loadtest-check.lua | sed "s/\\\\'/'/g")
 
-# latency RATE NAME: three oha runs at RATE requests/s, DURATION seconds in all (at most 120,000
-# requests a run); fails on any error or status but 200; prints the p50, p99, p99.9 and slowest of all their
+# latency RATE NAME: three oha runs at RATE requests/s, each of DURATION/3 seconds' worth of requests
+# but at most 120,000; fails on any error or any status but 200 (every request asked for must be in
+# oha's records, which hold only those answered); prints the p50, p99, p99.9 and slowest of all their
 # requests, and leaves the p99 in ms in $work/NAME.p99.
 latency() {
-  local rate=$1 name=$2 db=$work/$2.db n
+  local rate=$1 name=$2 db=$work/$2.db n out stats
   n=$((rate * DURATION / 3))
   [ "$n" -le 120000 ] || n=120000
+  [ "$n" -ge 1 ] || n=1
   rm -f "$db"
   for part in 1 2 3; do
-    oha --no-tui -n "$n" -c 64 -q "$rate" --latency-correction -m POST \
-      -H 'content-type: application/json' -d "$body" --db-url "$db" "$url" 2>/dev/null \
-      >"$work/$name-$part.txt"
-    if ! grep -q 'Success rate:.*100.00%' "$work/$name-$part.txt" ||
-      sed -n '/Status code distribution/,/^$/p' "$work/$name-$part.txt" | grep -E '^\s+\[[0-9]+\]' | grep -vq '\[200\]'; then
-      cat "$work/$name-$part.txt"; echo "FAILED: errors in the latency run at $rate requests/s"; exit 1
+    out=$work/$name-$part.txt
+    if ! oha --no-tui -u ms -n "$n" -c 64 -q "$rate" --latency-correction -m POST \
+      -H 'content-type: application/json' -d "$body" --db-url "$db" "$url" >"$out" 2>"$out.err"; then
+      cat "$out" "$out.err"; echo "FAILED: oha did not finish (latency run at $rate requests/s)"; exit 1
+    fi
+    if grep -q '^Error distribution' "$out" ||
+      ! awk '/^Status code distribution/ {s = 1; next} s && /^ *\[/ && $1 != "[200]" {bad = 1} END {exit bad}' "$out"; then
+      cat "$out"; echo "FAILED: errors in the latency run at $rate requests/s"; exit 1
     fi
     printf '  part %d: %s requests in %s, p99 %s ms\n' "$part" "$n" \
-      "$(awk '/Total:/ {print $2, $3}' "$work/$name-$part.txt")" \
-      "$(awk '/99.00% in/ {print $3}' "$work/$name-$part.txt")"
+      "$(awk '/Total:/ {print $2, $3}' "$out")" "$(awk '/99.00% in/ {print $3}' "$out")"
   done
-  sqlite3 "$db" "
+  stats=$(sqlite3 -batch -bail -noheader -list -init /dev/null "$db" "
     WITH r AS (SELECT duration * 1000 AS ms, row_number() OVER (ORDER BY duration) AS k,
                       count(*) OVER () AS n FROM oha)
     SELECT n, max(CASE WHEN k = (n + 1) / 2 THEN ms END), max(CASE WHEN k = (99 * n + 99) / 100 THEN ms END),
-           max(CASE WHEN k = (999 * n + 999) / 1000 THEN ms END), max(ms) FROM r;" |
-    awk -F'|' -v out="$work/$name.p99" '{printf "  all %d requests: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, slowest %.2f ms\n", $1, $2, $3, $4, $5;
-                                         printf "%.2f\n", $3 > out}'
+           max(CASE WHEN k = (999 * n + 999) / 1000 THEN ms END), max(ms) FROM r;")
+  if [ "${stats%%|*}" != $((3 * n)) ]; then
+    echo "FAILED: oha recorded ${stats%%|*} answered requests of the $((3 * n)) sent at $rate requests/s"; exit 1
+  fi
+  awk -F'|' -v out="$work/$name.p99" '{printf "  all %d requests: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, slowest %.2f ms\n", $1, $2, $3, $4, $5;
+                                       printf "%.2f\n", $3 > out}' <<<"$stats"
 }
 
 # The machine's speed can change from one minute to the next: RUNS=N repeats the throughput and
