@@ -36,6 +36,8 @@ struct TestServer {
     client: Client,
     _dir: tempfile::TempDir,
     model: PathBuf,
+    /// Where the server's standard error goes.
+    log: PathBuf,
 }
 
 impl TestServer {
@@ -61,8 +63,9 @@ impl TestServer {
         .args(args)
         .env_remove("SARING_API_KEYS")
         .env_remove("SARING_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stdout(Stdio::piped());
+        let log = dir.path().join("serve.log");
+        cmd.stderr(std::fs::File::create(&log).expect("log file"));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -83,7 +86,13 @@ impl TestServer {
             client: Client::new(),
             _dir: dir,
             model,
+            log,
         }
+    }
+
+    /// What the server has written to its standard error so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).expect("server log")
     }
 
     fn url(&self, path: &str) -> String {
@@ -405,6 +414,65 @@ fn reload_swaps_models_and_a_bad_file_leaves_the_old_one_serving() {
     assert_ne!(body["id"], first.as_str());
     let (_, scored) = server.post("/v1/check", json!({"content": "hello"}).to_string(), None);
     assert_eq!(scored["model"], body["id"]);
+}
+
+#[test]
+fn the_log_names_the_model_served_each_reload_and_the_stop_but_no_key() {
+    let server = TestServer::start(&[
+        ("SARING_API_KEYS", "key-in-the-env-0001"),
+        ("SARING_ADMIN_TOKEN", "admin-secret-0002"),
+    ]);
+    let hello = json!({"content": "hello"}).to_string();
+    let first = server
+        .post("/v1/check", hello, Some("key-in-the-env-0001"))
+        .1["model"]
+        .clone();
+    assert!(first.is_string(), "{first}");
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "saring: serving model {} from ",
+            first.as_str().unwrap_or("?")
+        )),
+        "{log}"
+    );
+    let missing = server.model.with_file_name("missing.saring");
+    let (status, _) = server.post(
+        "/v1/model/reload",
+        json!({"path": missing}).to_string(),
+        Some("admin-secret-0002"),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, reloaded) = server.post("/v1/model/reload", "", Some("admin-secret-0002"));
+    assert_eq!(status, StatusCode::OK);
+    unsafe {
+        libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.log().contains("saring: stopping") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "saring: model reload failed, {} still serving: cannot read model file {}",
+            first.as_str().unwrap_or("?"),
+            missing.display()
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "saring: model reloaded: {} from {} (was {})",
+            reloaded["id"].as_str().unwrap_or("?"),
+            server.model.display(),
+            first.as_str().unwrap_or("?")
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("key-in-the-env-0001"), "{log}");
+    assert!(!log.contains("admin-secret-0002"), "{log}");
 }
 
 #[test]

@@ -91,6 +91,11 @@ impl Server {
                 "saring: no API key configured (SARING_API_KEYS): open access, listening on loopback only"
             );
         }
+        eprintln!(
+            "saring: serving model {} from {}",
+            model.id(),
+            settings.model.display()
+        );
         let listen = settings.listen;
         let timeout = Duration::from_secs(settings.limits.request_timeout_secs);
         let workers = settings.workers;
@@ -147,6 +152,7 @@ impl Server {
             done = &mut server => return done,
             _ = signals.next() => {}
         }
+        eprintln!("saring: stopping: requests in flight finish (30 s at most; a second signal stops at once)");
         actix_web::rt::spawn(handle.stop(true));
         tokio::select! {
             done = &mut server => done,

@@ -46,11 +46,27 @@ impl AppState {
     }
 
     /// Loads `path` (default: the configured model) and swaps it in; on failure the old model stays.
+    /// Either way the server's log says so.
     pub fn reload(&self, path: Option<&Path>) -> Result<Arc<SpamModel>, ModelFileError> {
         let path = path.unwrap_or(&self.settings.model);
-        let model = Arc::new(ModelFile::load(path)?);
-        self.model.store(model.clone());
+        let model = match ModelFile::load(path) {
+            Ok(model) => Arc::new(model),
+            Err(e) => {
+                eprintln!(
+                    "saring: model reload failed, {} still serving: {e}",
+                    self.model.load().id()
+                );
+                return Err(e);
+            }
+        };
+        let previous = self.model.swap(model.clone());
         self.metrics.model_loaded(model.id());
+        eprintln!(
+            "saring: model reloaded: {} from {} (was {})",
+            model.id(),
+            path.display(),
+            previous.id()
+        );
         Ok(model)
     }
 }
