@@ -22,6 +22,10 @@ if ! command -v wrk >/dev/null || ! command -v sqlite3 >/dev/null; then
 fi
 # The reasoning above and the parsing of its output are for oha 1.16.
 command -v oha >/dev/null || cargo install oha --locked --version 1.16.0
+case "$(oha --version)" in
+  "oha 1.16."*) ;;
+  *) echo "note: $(oha --version) installed; what follows was worked out for oha 1.16" >&2 ;;
+esac
 cargo build --release -q
 work=target/loadtest
 rm -rf "$work" && mkdir -p "$work"
@@ -87,6 +91,9 @@ for run in $(seq "$RUNS"); do
   fi
   rps=$(awk '/^Requests\/sec/ {print int($2)}' "$work/wrk.txt")
   half=$((rps / 2))
+  if [ "$half" -lt 1 ]; then
+    echo "FAILED: wrk measured no throughput"; exit 1
+  fi
 
   echo "== run $run of $RUNS: latency at half that rate, $half requests/s (oha, 3 runs)"
   latency "$half" half
@@ -108,16 +115,22 @@ echo "== reloads under load: 20 reloads during ${DURATION}s of wrk"
 wrk -t1 -c64 -d"${DURATION}s" -s scripts/loadtest-check.lua "$url" >"$work/wrk-reload.txt" &
 load=$!
 sleep 1
+# The 20 reloads spread over the load's middle (1 s after it starts to 1 s before it ends).
+gap=$(awk -v d="$DURATION" 'BEGIN {g = (d - 2) / 20; printf "%.3f", g > 0 ? g : 0}')
 ok=0
 for _ in $(seq 20); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer loadtest' "$base/v1/model/reload")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer loadtest' \
+    "$base/v1/model/reload" || true)
   [ "$code" = 200 ] && ok=$((ok + 1))
-  sleep 0.3
+  sleep "$gap"
 done
 wait $load
 cat "$work/wrk-reload.txt"
 echo "reloads that succeeded: $ok of 20"
 if grep -q "Non-2xx" "$work/wrk-reload.txt" || grep -q "Socket errors" "$work/wrk-reload.txt"; then
   echo "FAILED: requests failed during reloads"; exit 1
+fi
+if [ "$ok" -ne 20 ]; then
+  echo "FAILED: $((20 - ok)) of the 20 reloads did not succeed"; exit 1
 fi
 echo "no failed requests during reloads"

@@ -46,6 +46,12 @@ impl TestServer {
     }
 
     fn start_with(env: &[(&str, &str)], args: &[&str]) -> TestServer {
+        Self::start_logging(env, args, true)
+    }
+
+    /// With `log_kept` false the server's standard error is a pipe whose reader is gone as soon as
+    /// the server has started: every line it logs after that fails to be written.
+    fn start_logging(env: &[(&str, &str)], args: &[&str], log_kept: bool) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let model = train(dir.path(), "model.saring", &fixture("tiny-corpus.jsonl"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_saring"));
@@ -65,7 +71,11 @@ impl TestServer {
         .env_remove("SARING_ADMIN_TOKEN")
         .stdout(Stdio::piped());
         let log = dir.path().join("serve.log");
-        cmd.stderr(std::fs::File::create(&log).expect("log file"));
+        if log_kept {
+            cmd.stderr(std::fs::File::create(&log).expect("log file"));
+        } else {
+            cmd.stderr(Stdio::piped());
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -75,6 +85,8 @@ impl TestServer {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("first line");
+        // The reader of a log not kept goes now.
+        drop(child.stderr.take());
         let base = line
             .trim()
             .strip_prefix("saring listening on ")
@@ -443,8 +455,22 @@ fn the_log_names_the_model_served_each_reload_and_the_stop_but_no_key() {
         Some("admin-secret-0002"),
     );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Another model in the configured file, so that the log's old and new ids differ.
+    let smaller = server.model.with_file_name("smaller.jsonl");
+    let lines: Vec<&str> = include_str!("fixtures/tiny-corpus.jsonl")
+        .lines()
+        .skip(2)
+        .collect();
+    std::fs::write(&smaller, lines.join("\n")).expect("write");
+    train(
+        server.model.parent().expect("dir"),
+        "model.saring",
+        &smaller,
+    );
     let (status, reloaded) = server.post("/v1/model/reload", "", Some("admin-secret-0002"));
     assert_eq!(status, StatusCode::OK);
+    assert_ne!(reloaded["id"], first);
+    // SAFETY: kill(2) with the pid of a child this test started and has not yet waited for.
     unsafe {
         libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM);
     }
@@ -473,6 +499,25 @@ fn the_log_names_the_model_served_each_reload_and_the_stop_but_no_key() {
     );
     assert!(!log.contains("key-in-the-env-0001"), "{log}");
     assert!(!log.contains("admin-secret-0002"), "{log}");
+}
+
+#[test]
+fn a_log_that_cannot_be_written_fails_no_request_and_no_reload() {
+    let server = TestServer::start_logging(&[("SARING_ADMIN_TOKEN", "admin-secret")], &[], false);
+    for _ in 0..3 {
+        // Each reload logs a line into a pipe no one reads any more.
+        let (status, body) = server.post("/v1/model/reload", "", Some("admin-secret"));
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let missing = server.model.with_file_name("missing.saring");
+    let (status, body) = server.post(
+        "/v1/model/reload",
+        json!({"path": missing}).to_string(),
+        Some("admin-secret"),
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = server.post("/v1/check", json!({"content": "hello"}).to_string(), None);
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[test]

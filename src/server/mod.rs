@@ -21,6 +21,13 @@ use crate::engine::ModelFile;
 use crate::feedback::FeedbackStore;
 use state::AppState;
 
+/// Writes one line to the service's log (standard error). A log that cannot be written (a pipe whose
+/// reader is gone, a full disk) is no reason to fail a request or a graceful stop: the line is dropped.
+pub(crate) fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "saring: {line}");
+}
+
 /// One route on `path`, taking `method`, and a JSON 405 naming it (`Allow`) for any other.
 fn resource<F, Args>(path: &str, method: Method, handler: F) -> actix_web::Resource
 where
@@ -87,15 +94,11 @@ impl Server {
             if !settings.listen.ip().is_loopback() {
                 settings.listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            eprintln!(
-                "saring: no API key configured (SARING_API_KEYS): open access, listening on loopback only"
-            );
+            log(format_args!(
+                "no API key configured (SARING_API_KEYS): open access, listening on loopback only"
+            ));
         }
-        eprintln!(
-            "saring: serving model {} from {}",
-            model.id(),
-            settings.model.display()
-        );
+        let serving = format!("{} from {}", model.id(), settings.model.display());
         let listen = settings.listen;
         let timeout = Duration::from_secs(settings.limits.request_timeout_secs);
         let workers = settings.workers;
@@ -128,6 +131,7 @@ impl Server {
             .first()
             .copied()
             .context("the server has no address")?;
+        log(format_args!("serving model {serving}"));
         Ok(Server {
             inner: server.run(),
             addr,
@@ -152,7 +156,9 @@ impl Server {
             done = &mut server => return done,
             _ = signals.next() => {}
         }
-        eprintln!("saring: stopping: requests in flight finish (30 s at most; a second signal stops at once)");
+        log(format_args!(
+            "stopping: requests in flight finish (30 s at most; a second signal stops at once)"
+        ));
         actix_web::rt::spawn(handle.stop(true));
         tokio::select! {
             done = &mut server => done,

@@ -302,7 +302,7 @@ pub async fn store_feedback(
     .map_err(|e| ApiError::internal(e.to_string()))?
     .map_err(|e| {
         // The full error, with the file's path, goes to the log; the client learns what to do.
-        eprintln!("saring: feedback not stored: {e}");
+        super::log(format_args!("feedback not stored: {e}"));
         match e {
             FeedbackError::Busy { .. } => ApiError::unavailable(
                 "feedback_busy",

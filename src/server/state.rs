@@ -52,21 +52,21 @@ impl AppState {
         let model = match ModelFile::load(path) {
             Ok(model) => Arc::new(model),
             Err(e) => {
-                eprintln!(
-                    "saring: model reload failed, {} still serving: {e}",
+                super::log(format_args!(
+                    "model reload failed, {} still serving: {e}",
                     self.model.load().id()
-                );
+                ));
                 return Err(e);
             }
         };
         let previous = self.model.swap(model.clone());
         self.metrics.model_loaded(model.id());
-        eprintln!(
-            "saring: model reloaded: {} from {} (was {})",
+        super::log(format_args!(
+            "model reloaded: {} from {} (was {})",
             model.id(),
             path.display(),
             previous.id()
-        );
+        ));
         Ok(model)
     }
 }
