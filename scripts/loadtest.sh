@@ -116,7 +116,7 @@ wrk -t1 -c64 -d"${DURATION}s" -s scripts/loadtest-check.lua "$url" >"$work/wrk-r
 load=$!
 sleep 1
 # The 20 reloads spread over the load's middle (1 s after it starts to 1 s before it ends).
-gap=$(awk -v d="$DURATION" 'BEGIN {g = (d - 2) / 20; printf "%.3f", g > 0 ? g : 0}')
+gap=$(awk -v d="$DURATION" 'BEGIN {g = (d - 2) / 20; printf "%.3f", (g > 0 ? g : 0)}')
 ok=0
 for _ in $(seq 20); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer loadtest' \
