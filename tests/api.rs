@@ -102,6 +102,19 @@ impl TestServer {
         }
     }
 
+    /// Trains another model, on the fixture corpus without its first two comments, into the file the
+    /// server was started with (what a reload then loads).
+    fn retrain_smaller(&self) {
+        let smaller = self.model.with_file_name("smaller.jsonl");
+        let lines: Vec<&str> = include_str!("fixtures/tiny-corpus.jsonl")
+            .lines()
+            .skip(2)
+            .collect();
+        std::fs::write(&smaller, lines.join("\n")).expect("write");
+        let newer = train(self.model.parent().expect("dir"), "model.saring", &smaller);
+        assert_eq!(newer, self.model);
+    }
+
     /// What the server has written to its standard error so far.
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).expect("server log")
@@ -402,18 +415,7 @@ fn reload_swaps_models_and_a_bad_file_leaves_the_old_one_serving() {
     let (_, scored) = server.post("/v1/check", json!({"content": "hello"}).to_string(), None);
     assert_eq!(scored["model"], first.as_str());
     // A newly trained model is swapped in.
-    let smaller = server.model.with_file_name("smaller.jsonl");
-    let lines: Vec<&str> = include_str!("fixtures/tiny-corpus.jsonl")
-        .lines()
-        .skip(2)
-        .collect();
-    std::fs::write(&smaller, lines.join("\n")).expect("write");
-    let newer = train(
-        server.model.parent().expect("dir"),
-        "model.saring",
-        &smaller,
-    );
-    assert_eq!(newer, server.model);
+    server.retrain_smaller();
     // A misspelt field is refused, not taken as a plain reload.
     let (status, body) = server.post(
         "/v1/model/reload",
@@ -456,17 +458,7 @@ fn the_log_names_the_model_served_each_reload_and_the_stop_but_no_key() {
     );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Another model in the configured file, so that the log's old and new ids differ.
-    let smaller = server.model.with_file_name("smaller.jsonl");
-    let lines: Vec<&str> = include_str!("fixtures/tiny-corpus.jsonl")
-        .lines()
-        .skip(2)
-        .collect();
-    std::fs::write(&smaller, lines.join("\n")).expect("write");
-    train(
-        server.model.parent().expect("dir"),
-        "model.saring",
-        &smaller,
-    );
+    server.retrain_smaller();
     let (status, reloaded) = server.post("/v1/model/reload", "", Some("admin-secret-0002"));
     assert_eq!(status, StatusCode::OK);
     assert_ne!(reloaded["id"], first);
