@@ -554,13 +554,10 @@ impl FeatureExtractor {
                 Feature::new(FeatureKind::Money, "")
             });
         }
-        if memchr::memchr(b'@', text.as_bytes()).is_none() {
-            return;
-        }
         let bytes = text.as_bytes();
         let mut email = false;
         let mut mention = false;
-        for (i, _) in text.match_indices('@') {
+        for i in memchr::memchr_iter(b'@', bytes) {
             let before = i > 0 && is_word_byte(bytes[i - 1]);
             let after = bytes.get(i + 1).is_some_and(|&b| is_word_byte(b));
             if before && after {

@@ -413,27 +413,19 @@ mod tests {
         let pieces = [
             "A", "b7", " ", "\u{0332}", "\u{0301}", "É", "İ", "Σ", "ß", "😂", "x.Y",
         ];
-        let mut text = String::new();
-        for len in 0..=5u32 {
-            for mut code in 0..pieces.len().pow(len) {
-                text.clear();
-                for _ in 0..len {
-                    text.push_str(pieces[code % pieces.len()]);
-                    code /= pieces.len();
-                }
-                let (mut one, mut runs) = (NormalizedText::default(), NormalizedText::default());
-                let decorated = (
-                    fold_case(text.chars(), &mut one),
-                    fold_case_runs(&text, &mut runs),
-                );
-                assert_eq!(decorated.0, decorated.1, "{text:?}");
-                assert_eq!(
-                    (one.text, one.letters, one.upper),
-                    (runs.text, runs.letters, runs.upper),
-                    "{text:?}"
-                );
-            }
-        }
+        crate::engine::every_string(&pieces, 0..=5, |text| {
+            let (mut one, mut runs) = (NormalizedText::default(), NormalizedText::default());
+            let decorated = (
+                fold_case(text.chars(), &mut one),
+                fold_case_runs(text, &mut runs),
+            );
+            assert_eq!(decorated.0, decorated.1, "{text:?}");
+            assert_eq!(
+                (one.text, one.letters, one.upper),
+                (runs.text, runs.letters, runs.upper),
+                "{text:?}"
+            );
+        });
     }
 
     #[test]

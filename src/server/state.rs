@@ -49,16 +49,12 @@ impl AppState {
     /// Either way the server's log says so.
     pub fn reload(&self, path: Option<&Path>) -> Result<Arc<SpamModel>, ModelFileError> {
         let path = path.unwrap_or(&self.settings.model);
-        let model = match ModelFile::load(path) {
-            Ok(model) => Arc::new(model),
-            Err(e) => {
-                super::log(format_args!(
-                    "model reload failed, {} still serving: {e}",
-                    self.model.load().id()
-                ));
-                return Err(e);
-            }
-        };
+        let model = Arc::new(ModelFile::load(path).inspect_err(|e| {
+            super::log(format_args!(
+                "model reload failed, {} still serving: {e}",
+                self.model.load().id()
+            ))
+        })?);
         let previous = self.model.swap(model.clone());
         self.metrics.model_loaded(model.id());
         super::log(format_args!(
